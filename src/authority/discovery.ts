@@ -1,0 +1,84 @@
+import { CaError, describe } from '../errors.js';
+import { discoveryUrl } from '../config/provisioner.js';
+
+/** The parts of an OpenID Provider's discovery document that the CA and the CLI read. */
+export interface DiscoveryDocument {
+  issuer: string;
+  jwks_uri: string;
+  authorization_endpoint?: string;
+  token_endpoint?: string;
+  device_authorization_endpoint?: string;
+  [key: string]: unknown;
+}
+
+export interface FetchOptions {
+  fetch: typeof fetch;
+  /** Abort a request that takes longer (default 10 s). */
+  timeoutMs?: number;
+}
+
+function discoveryError(url: string, detail: string, cause?: unknown): CaError {
+  return new CaError('ERR_DISCOVERY', `failed to connect to ${url}: ${detail}`, {
+    status: 502,
+    cause,
+    hint: 'check the URL and that the identity provider is reachable (and any HTTPS_PROXY setting)',
+  });
+}
+
+async function getJson(url: string, opts: FetchOptions): Promise<{ body: unknown; headers: Headers }> {
+  let res: Response;
+  try {
+    res = await opts.fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000) });
+  } catch (err) {
+    throw discoveryError(url, describe(err), err);
+  }
+  if (!res.ok) throw discoveryError(url, `HTTP ${res.status} ${res.statusText}`.trim());
+  try {
+    return { body: await res.json(), headers: res.headers };
+  } catch (err) {
+    throw discoveryError(url, `the response is not JSON (${describe(err)})`, err);
+  }
+}
+
+/** Fetch and check a discovery document: it must name its `issuer` and `jwks_uri`, as step-ca requires. */
+export async function fetchDiscovery(configurationEndpoint: string, opts: FetchOptions): Promise<DiscoveryDocument> {
+  const url = discoveryUrl(configurationEndpoint);
+  const { body } = await getJson(url, opts);
+  const doc = body as Partial<DiscoveryDocument> | null;
+  if (!doc || typeof doc !== 'object') throw discoveryError(url, 'the discovery document is not a JSON object');
+  if (typeof doc.issuer !== 'string' || doc.issuer === '') {
+    throw new CaError('ERR_DISCOVERY', `error parsing ${url}: issuer cannot be empty`, { status: 502 });
+  }
+  if (typeof doc.jwks_uri !== 'string' || doc.jwks_uri === '') {
+    throw new CaError('ERR_DISCOVERY', `error parsing ${url}: jwks_uri cannot be empty`, { status: 502 });
+  }
+  return doc as DiscoveryDocument;
+}
+
+/** Fetch a JSON Web Key Set; returns the keys and the response headers (for Cache-Control). */
+export async function fetchJwks(jwksUri: string, opts: FetchOptions): Promise<{ keys: Record<string, unknown>[]; headers: Headers }> {
+  const { body, headers } = await getJson(jwksUri, opts);
+  const keys = (body as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys)) throw discoveryError(jwksUri, 'the key set has no "keys" array');
+  return { keys: keys as Record<string, unknown>[], headers };
+}
+
+/**
+ * What `step ca provisioner add` does before it saves an OIDC provisioner: fetch the discovery
+ * document and the keys, so a typo in the endpoint is caught now rather than at the first login.
+ */
+export async function checkOidcEndpoint(name: string, configurationEndpoint: string, opts: FetchOptions): Promise<DiscoveryDocument> {
+  try {
+    const doc = await fetchDiscovery(configurationEndpoint, opts);
+    await fetchJwks(doc.jwks_uri, opts);
+    return doc;
+  } catch (err) {
+    if (err instanceof CaError) {
+      throw new CaError(err.code, `error validating configuration for provisioner "${name}": ${err.message}`, {
+        cause: err,
+        hint: `${err.hint ? `${err.hint}; ` : ''}or pass --no-check to save it without contacting the provider`,
+      });
+    }
+    throw err;
+  }
+}

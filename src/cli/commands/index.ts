@@ -1,0 +1,14 @@
+import type { Command } from 'commander';
+import type { Ctx } from '../context.js';
+
+export interface CommandModule {
+  create(ctx: Ctx): Command;
+}
+
+/** Every top-level command, loaded lazily: only the one being run is imported. */
+export const commandTable: { name: string; load: () => Promise<CommandModule> }[] = [
+  { name: 'init', load: () => import('./init.js') },
+  { name: 'provisioner', load: () => import('./provisioner/index.js') },
+  { name: 'inspect', load: () => import('./inspect.js') },
+  { name: 'fingerprint', load: () => import('./fingerprint.js') },
+];

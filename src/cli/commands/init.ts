@@ -1,0 +1,179 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir } from 'node:fs/promises';
+import { Command, Option } from 'commander';
+import { CaError, UsageError } from '../../errors.js';
+import type { Ctx } from '../context.js';
+import { collectCsv, readPasswordFile } from '../flags.js';
+import { status, success } from '../output.js';
+import { caLayout, type CaLayout } from '../../config/paths.js';
+import { serializeCaConfig, type CaConfigJson } from '../../config/ca-config.js';
+import { checkListenAddress } from '../../config/provisioner.js';
+import { writeFileAtomic } from '../../config/atomic.js';
+import { createCaPair } from '../../pki/ca.js';
+import { encryptPrivateKey } from '../../pki/keys.js';
+import { fingerprint } from '../../pki/fingerprint.js';
+
+export interface InitOptions {
+  name?: string;
+  dns?: string[];
+  address?: string;
+  passwordFile?: string;
+  force: boolean;
+}
+
+type InitCtx = Pick<Ctx, 'io' | 'now' | 'prompter' | 'caPath'>;
+
+/** step-ca's default TLS settings, written so the file reads as step's does. */
+const DEFAULT_TLS = {
+  cipherSuites: ['TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256', 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256'],
+  minVersion: 1.2,
+  maxVersion: 1.3,
+  renegotiation: false,
+};
+
+function checkDnsName(name: string): void {
+  if (!/^[A-Za-z0-9*._:[\]-]+$/.test(name)) {
+    throw new UsageError(`invalid value '${name}' for flag '--dns': not a DNS name or IP address`);
+  }
+}
+
+/** `https://<first name>[:port]`, leaving out :443 as step does. */
+export function caUrlFor(dnsName: string, address: string): string {
+  const port = address.slice(address.lastIndexOf(':') + 1);
+  const host = dnsName.includes(':') && !dnsName.startsWith('[') ? `[${dnsName}]` : dnsName;
+  return port === '443' ? `https://${host}` : `https://${host}:${port}`;
+}
+
+async function gather(opts: InitOptions, ctx: InitCtx): Promise<{ name: string; dns: string[]; address: string; password: string; generated: boolean }> {
+  const { prompter } = ctx;
+  const name =
+    opts.name ??
+    (await prompter.input('What would you like to name your new PKI? (e.g. Smallstep)', {
+      flag: '--name',
+      validate: (v) => (v.trim() ? true : 'a name is required'),
+    }));
+  if (!name.trim()) throw new UsageError(`invalid value '' for flag '--name': cannot be empty`);
+  const dns =
+    opts.dns && opts.dns.length > 0
+      ? opts.dns
+      : (await prompter.input('What DNS names or IP addresses will clients use to reach your new CA? (comma-separated)', {
+          flag: '--dns',
+          default: 'localhost',
+        }))
+          .split(',')
+          .map((d) => d.trim())
+          .filter(Boolean);
+  if (dns.length === 0) throw new UsageError(`'ca init' requires at least one '--dns' name`);
+  dns.forEach(checkDnsName);
+  const address =
+    opts.address ??
+    (await prompter.input('What IP and port will your new CA bind to? (e.g. :443 or 127.0.0.1:8443)', { flag: '--address', default: ':443' }));
+  checkListenAddress(address, '--address');
+  if (opts.passwordFile) return { name, dns, address, password: await readPasswordFile(opts.passwordFile), generated: false };
+  const typed = await prompter.password('Choose a password for your CA keys [leave empty and we will generate one]', { flag: '--password-file' });
+  if (typed) return { name, dns, address, password: typed, generated: false };
+  return { name, dns, address, password: randomBytes(24).toString('base64url'), generated: true };
+}
+
+function caConfigFor(layout: CaLayout, dns: string[], address: string): CaConfigJson {
+  return {
+    root: layout.rootCert,
+    federatedRoots: null,
+    crt: layout.intermediateCert,
+    key: layout.intermediateKey,
+    address,
+    insecureAddress: '',
+    dnsNames: dns,
+    logger: { format: 'text' },
+    db: { type: 'sqlite', dataSource: layout.dbDir },
+    authority: { provisioners: [] },
+    tls: DEFAULT_TLS,
+  };
+}
+
+export async function initRun(opts: InitOptions, ctx: InitCtx): Promise<void> {
+  const layout = caLayout(ctx.caPath);
+  if (!opts.force && (existsSync(layout.caConfig) || existsSync(layout.rootCert) || existsSync(layout.rootKey))) {
+    throw new CaError('ERR_CA_EXISTS', `a certificate authority already exists in ${layout.base}`, {
+      hint: 'pass --force to replace it (its keys are lost), or set $CA_PATH to another directory',
+    });
+  }
+  const answers = await gather(opts, ctx);
+
+  // Make everything in memory first: a failure here leaves the disk untouched.
+  const { root, intermediate } = await createCaPair(answers.name, ctx.now());
+  status(ctx.io, 'Generating root certificate... done!');
+  status(ctx.io, 'Generating intermediate certificate... done!');
+  const rootFingerprint = fingerprint(new Uint8Array(root.cert.rawData));
+  const files: [string, string][] = [
+    [layout.rootCert, root.cert.toString('pem') + '\n'],
+    [layout.rootKey, encryptPrivateKey(root.keyPkcs8, answers.password)],
+    [layout.intermediateCert, intermediate.cert.toString('pem') + '\n'],
+    [layout.intermediateKey, encryptPrivateKey(intermediate.keyPkcs8, answers.password)],
+    [layout.caConfig, serializeCaConfig(caConfigFor(layout, answers.dns, answers.address))],
+    [
+      layout.defaults,
+      `${JSON.stringify(
+        { 'ca-url': caUrlFor(answers.dns[0] as string, answers.address), 'ca-config': layout.caConfig, fingerprint: rootFingerprint, root: layout.rootCert },
+        null,
+        '\t',
+      )}\n`,
+    ],
+  ];
+
+  for (const dir of [layout.base, layout.certsDir, layout.secretsDir, layout.configDir, layout.dbDir]) {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await chmod(dir, 0o700);
+  }
+  for (const [path, content] of files) await writeFileAtomic(path, content, 0o600);
+
+  status(ctx.io);
+  success(ctx.io, 'Root certificate', layout.rootCert);
+  success(ctx.io, 'Root private key', layout.rootKey);
+  success(ctx.io, 'Root fingerprint', rootFingerprint);
+  success(ctx.io, 'Intermediate certificate', layout.intermediateCert);
+  success(ctx.io, 'Intermediate private key', layout.intermediateKey);
+  success(ctx.io, 'Database folder', layout.dbDir);
+  success(ctx.io, 'Default configuration', layout.defaults);
+  success(ctx.io, 'Certificate Authority configuration', layout.caConfig);
+  if (answers.generated) {
+    status(ctx.io);
+    status(ctx.io, `The password for your CA keys is: ${answers.password}`);
+    status(ctx.io, 'Keep it safe: ca serve needs it (--password-file) to open the intermediate key.');
+  }
+  status(ctx.io);
+  status(ctx.io, 'Your PKI is ready to go. Next, add an OIDC provisioner and start the CA:');
+  status(ctx.io, '  ca provisioner add Google --type OIDC --client-id ID --client-secret SECRET \\');
+  status(ctx.io, '      --configuration-endpoint https://accounts.google.com/.well-known/openid-configuration');
+  status(ctx.io, '  ca serve --password-file FILE');
+}
+
+export function create(ctx: Ctx, run = initRun): Command {
+  return new Command('init')
+    .summary('create a new certificate authority: a root, an intermediate and ca.json')
+    .description(
+      `Create a new certificate authority in $CA_PATH (default ~/.ca), as 'step ca init' does: an ECDSA P-256 root and intermediate CA valid for 10 years, their keys encrypted with your password, config/ca.json and config/defaults.json. Flags that are missing are asked for on a terminal; without one, they are required.`,
+    )
+    .option('--name <name>', 'the name of the new PKI, used in the CA certificates (e.g. "Acme")')
+    .option('--dns <name>', 'a DNS name or IP address of the CA (repeatable, or comma-separated)', collectCsv)
+    .option('--address <host:port>', 'the address the CA listens on, e.g. :443 or 127.0.0.1:8443')
+    .addOption(new Option('--password-file <file>', 'a file holding the password that encrypts the CA keys').env('CA_PASSWORD_FILE'))
+    .option('-f, --force', 'replace an existing CA in $CA_PATH (its keys are lost)', false)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  # Asks for what is missing:
+  $ ca init
+
+  # No questions, for scripts:
+  $ ca init --name Acme --dns ca.acme.internal --dns 10.0.0.5 --address :8443 --password-file ./pw.txt
+
+  # A second CA in another directory:
+  $ CA_PATH=/srv/ca ca init --name Lab --dns localhost --address 127.0.0.1:9000 --password-file ./pw.txt`,
+    )
+    .action(async (o: InitOptions) => {
+      await run({ name: o.name, dns: o.dns, address: o.address, passwordFile: o.passwordFile, force: Boolean(o.force) }, ctx);
+    });
+}

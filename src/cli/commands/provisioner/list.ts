@@ -1,0 +1,61 @@
+import { Command } from 'commander';
+import type { Ctx } from '../../context.js';
+import { caConfigOption, caConfigPath } from '../../flags.js';
+import { result } from '../../output.js';
+import { provisionersOf, readCaConfig, type ProvisionerJson } from '../../../config/ca-config.js';
+import { isOidc } from '../../../config/provisioner.js';
+
+export interface ListOptions {
+  json: boolean;
+  configPath: string;
+}
+
+/** The one-line identity of a provisioner, as step labels it in its picker. */
+function credential(p: ProvisionerJson): string {
+  if (isOidc(p)) return `client: ${p.clientID}`;
+  const kid = (p.key as { kid?: string } | undefined)?.kid;
+  return kid ? `kid: ${kid}` : '';
+}
+
+function rules(p: ProvisionerJson): string {
+  if (!isOidc(p)) return '';
+  const parts: string[] = [];
+  if (p.domains?.length) parts.push(`domains=${p.domains.join(',')}`);
+  if (p.groups?.length) parts.push(`groups=${p.groups.join(',')}`);
+  if (p.admins?.length) parts.push(`admins=${p.admins.join(',')}`);
+  return parts.join(' ');
+}
+
+/** Aligned columns on a terminal; tab-separated when piped, for cut and awk. */
+export function formatTable(rows: string[][], tty: boolean): string {
+  if (!tty) return rows.map((r) => r.join('\t')).join('\n');
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd()).join('\n');
+}
+
+export async function listRun(opts: ListOptions, ctx: Pick<Ctx, 'io'>): Promise<void> {
+  const list = provisionersOf(await readCaConfig(opts.configPath));
+  if (opts.json) {
+    // step prints the array with three-space indentation; scripts may compare against it.
+    result(ctx.io, JSON.stringify(list, null, 3));
+    return;
+  }
+  if (list.length === 0) {
+    ctx.io.stderr.write(`No provisioners in ${opts.configPath}; add one with 'ca provisioner add NAME --type OIDC ...'\n`);
+    return;
+  }
+  const rows = list.map((p) => [p.name, p.type, credential(p), rules(p)]);
+  result(ctx.io, formatTable(ctx.io.stdoutIsTTY ? [['NAME', 'TYPE', 'CREDENTIAL', 'RULES'], ...rows] : rows, ctx.io.stdoutIsTTY));
+}
+
+export function create(ctx: Ctx, run = listRun): Command {
+  return new Command('list')
+    .summary('list the provisioners in ca.json')
+    .description("List the provisioners of the CA configuration. --json prints them exactly as 'step ca provisioner list' does.")
+    .option('--json', 'print the provisioners as JSON (as stored, secrets included)', false)
+    .addOption(caConfigOption())
+    .addHelpText('after', `\nExamples:\n  $ ca provisioner list\n  $ ca provisioner list --json | jq -r '.[].name'`)
+    .action(async (o: { json: boolean; caConfig?: string }) => {
+      await run({ json: Boolean(o.json), configPath: caConfigPath(ctx, o.caConfig) }, ctx);
+    });
+}

@@ -1,0 +1,12 @@
+import type { IOStreams } from '../../io.js';
+import { status, success } from '../../output.js';
+
+/** What step prints after it edits ca.json: where, and how to make a running CA see it. */
+export function printSaved(io: IOStreams, configPath: string): void {
+  success(io, 'CA Configuration', configPath);
+  status(io);
+  status(
+    io,
+    'Success! Your `ca` config has been updated. To pick up the new configuration SIGHUP (kill -1 <pid>) or restart the `ca serve` process.',
+  );
+}

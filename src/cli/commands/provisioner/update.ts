@@ -1,0 +1,104 @@
+import { Command } from 'commander';
+import { CaError } from '../../../errors.js';
+import type { Ctx } from '../../context.js';
+import { caConfigOption, caConfigPath, collect } from '../../flags.js';
+import { editCaConfig, provisionersOf, readCaConfig, type CaConfigJson, type ProvisionerJson } from '../../../config/ca-config.js';
+import {
+  applyOidcChanges,
+  findProvisioner,
+  isOidc,
+  validateOidcProvisioner,
+  type OidcChanges,
+  type OidcProvisionerJson,
+} from '../../../config/provisioner.js';
+import { checkOidcEndpoint } from '../../../authority/discovery.js';
+import { addOidcFlags, changesFromFlags, type OidcFlagValues } from './oidc-flags.js';
+import { printSaved } from './saved.js';
+
+export interface UpdateOptions {
+  name: string;
+  changes: OidcChanges;
+  check: boolean;
+  configPath: string;
+}
+
+type UpdateCtx = Pick<Ctx, 'io' | 'fetch'>;
+
+/** The provisioner after the change, checked against all the others; throws and changes nothing on error. */
+function updated(config: CaConfigJson, opts: UpdateOptions): { index: number; before: OidcProvisionerJson; after: OidcProvisionerJson } {
+  const list = provisionersOf(config);
+  const index = findProvisioner(list, opts.name, opts.configPath);
+  const before = list[index] as ProvisionerJson;
+  if (!isOidc(before)) {
+    throw new CaError('ERR_PROVISIONER_INVALID', `provisioner ${opts.name} is of type ${before.type}; ca updates OIDC provisioners only`, {
+      hint: `edit ${opts.configPath} by hand for other types`,
+    });
+  }
+  const after = applyOidcChanges(before, opts.changes);
+  validateOidcProvisioner(after, list.filter((_, i) => i !== index), config.authority?.claims);
+  return { index, before, after };
+}
+
+export async function updateRun(opts: UpdateOptions, ctx: UpdateCtx): Promise<void> {
+  const { before, after } = updated(await readCaConfig(opts.configPath), opts);
+  const endpointChanged = before.configurationEndpoint !== after.configurationEndpoint || before.tenantID !== after.tenantID;
+  if (opts.check && endpointChanged) await checkOidcEndpoint(after.name, after.configurationEndpoint, { fetch: ctx.fetch });
+  await editCaConfig(opts.configPath, (config) => {
+    const { index, after: fresh } = updated(config, opts); // against the file as it is now, under the lock
+    provisionersOf(config)[index] = fresh;
+  });
+  printSaved(ctx.io, opts.configPath);
+}
+
+interface UpdateFlagValues extends OidcFlagValues {
+  name?: string;
+  removeAdmin?: string[];
+  removeDomain?: string[];
+  removeGroup?: string[];
+  removeScope?: string[];
+  removeAuthParam?: string[];
+  caConfig?: string;
+}
+
+export function create(ctx: Ctx, run = updateRun): Command {
+  const cmd = new Command('update')
+    .summary('change an OIDC provisioner in ca.json')
+    .description(
+      `Change a provisioner in the CA configuration, as 'step ca provisioner update' does. List flags (--admin, --domain, --group, --scope, --auth-param) add values; their --remove-* twins take values away (removals first, then additions). Other flags replace the value. Unlike step, --remove-group works.`,
+    )
+    .argument('<name>', 'the name of the provisioner to change')
+    .option('--name <new-name>', 'rename the provisioner');
+  addOidcFlags(cmd)
+    .option('--remove-admin <email|group>', 'remove an admin (repeatable)', collect)
+    .option('--remove-domain <domain>', 'remove an allowed domain (repeatable)', collect)
+    .option('--remove-group <group>', 'remove an allowed group (repeatable)', collect)
+    .option('--remove-scope <scope>', 'remove a scope (repeatable)', collect)
+    .option('--remove-auth-param <key=value>', 'remove an authorization parameter (repeatable)', collect)
+    .addOption(caConfigOption())
+    .addHelpText(
+      'after',
+      `
+Examples:
+  # Make bob an admin and stop treating alice as one
+  $ ca provisioner update Google --admin bob@example.com --remove-admin alice@example.com
+
+  # Rename, and allow a second domain
+  $ ca provisioner update Google --name Workspace --domain example.org
+
+  # Certificates valid for 8 hours unless the user asks otherwise
+  $ ca provisioner update Okta --x509-default-dur 8h`,
+    )
+    .action(async (name: string, o: UpdateFlagValues) => {
+      const changes: OidcChanges = {
+        ...changesFromFlags(o),
+        name: o.name,
+        removeAdmins: o.removeAdmin,
+        removeDomains: o.removeDomain,
+        removeGroups: o.removeGroup,
+        removeScopes: o.removeScope,
+        removeAuthParams: o.removeAuthParam,
+      };
+      await run({ name, changes, check: o.check, configPath: caConfigPath(ctx, o.caConfig) }, ctx);
+    });
+  return cmd;
+}

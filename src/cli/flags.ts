@@ -1,0 +1,37 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Option } from 'commander';
+import { CaError, describe } from '../errors.js';
+import type { Ctx } from './context.js';
+
+/** Commander's collector for a flag that may be given more than once. */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** A repeatable flag whose values may also be comma-separated (`--dns a,b --dns c`). */
+export function collectCsv(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), ...value.split(',').map((v) => v.trim()).filter(Boolean)];
+}
+
+/** `--ca-config FILE` (or $CA_CONFIG): which ca.json a command reads and edits. */
+export function caConfigOption(): Option {
+  return new Option('--ca-config <file>', 'the CA configuration to use (default: $CA_PATH/config/ca.json)').env('CA_CONFIG');
+}
+
+export function caConfigPath(ctx: Pick<Ctx, 'caPath'>, flag: string | undefined): string {
+  return flag ?? join(ctx.caPath, 'config', 'ca.json');
+}
+
+/** Read a password file as step does: the whole file, trailing white space trimmed. */
+export async function readPasswordFile(path: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new CaError('ERR_FILE_NOT_FOUND', `cannot read the password file ${path}: ${describe(err)}`, { exitCode: 1 });
+  }
+  const password = text.replace(/\s+$/, '');
+  if (!password) throw new CaError('ERR_PASSWORD', `the password file ${path} is empty`);
+  return password;
+}

@@ -1,0 +1,158 @@
+import { readFile } from 'node:fs/promises';
+import { CaError, describe } from '../errors.js';
+import { withFileLock, writeFileAtomic } from './atomic.js';
+import { formatDuration, tryParseDuration } from './duration.js';
+
+/**
+ * ca.json in step-ca's schema. We model the fields we use and keep every other one as it was
+ * read: a step-ca config's `db`, `tls`, `templates`, JWK provisioners and anything newer pass
+ * through every edit untouched.
+ */
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+export interface Claims {
+  minTLSCertDuration?: string;
+  maxTLSCertDuration?: string;
+  defaultTLSCertDuration?: string;
+  enableSSHCA?: boolean;
+  disableRenewal?: boolean;
+  allowRenewalAfterExpiry?: boolean;
+  disableSmallstepExtensions?: boolean;
+  [key: string]: unknown;
+}
+
+/** A provisioner as stored: `type` and `name` always, the rest depends on the type. */
+export interface ProvisionerJson {
+  type: string;
+  name: string;
+  [key: string]: unknown;
+}
+
+export interface CaConfigJson {
+  root?: string | string[];
+  federatedRoots?: string[] | null;
+  crt?: string;
+  key?: string;
+  address?: string;
+  insecureAddress?: string;
+  dnsNames?: string[];
+  authority?: {
+    provisioners?: ProvisionerJson[];
+    claims?: Claims;
+    backdate?: string;
+    [key: string]: unknown;
+  };
+  [key: string]: unknown;
+}
+
+/** step-ca's global claim defaults for X.509 (ms). */
+export const GLOBAL_TLS_CLAIMS = { min: 5 * 60_000, max: 24 * 3_600_000, default: 24 * 3_600_000 };
+
+export function invalidConfig(path: string, detail: string): CaError {
+  return new CaError('ERR_CONFIG_INVALID', `${path}: ${detail}`, { hint: `fix ${path} by hand, or recreate it with 'ca init --force'` });
+}
+
+/** Read and parse ca.json; a missing file or bad JSON is a clear error naming the file. */
+export async function readCaConfig(path: string): Promise<CaConfigJson> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new CaError('ERR_FILE_NOT_FOUND', `the CA configuration ${path} does not exist`, {
+        hint: "run 'ca init' first, or point --ca-config (or $CA_PATH) at an existing ca.json",
+      });
+    }
+    throw new CaError('ERR_FILE_IO', `cannot read ${path}: ${describe(err)}`, { cause: err });
+  }
+  return parseCaConfig(text, path);
+}
+
+export function parseCaConfig(text: string, path: string): CaConfigJson {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw invalidConfig(path, `not valid JSON (${describe(err)})`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalidConfig(path, 'expected a JSON object');
+  const config = value as CaConfigJson;
+  const provisioners = config.authority?.provisioners;
+  if (provisioners !== undefined && provisioners !== null && !Array.isArray(provisioners)) {
+    throw invalidConfig(path, '"authority.provisioners" must be an array');
+  }
+  return config;
+}
+
+/** ca.json as step writes it: tab indentation, trailing newline. */
+export function serializeCaConfig(config: CaConfigJson): string {
+  return `${JSON.stringify(config, null, '\t')}\n`;
+}
+
+/**
+ * Change ca.json under a lock: read the current file, let `mutate` change it (or throw, leaving
+ * the file as it was), and replace it atomically keeping its mode.
+ */
+export async function editCaConfig<T>(path: string, mutate: (config: CaConfigJson) => T | Promise<T>): Promise<T> {
+  return withFileLock(path, async () => {
+    const config = await readCaConfig(path);
+    const result = await mutate(config);
+    await writeFileAtomic(path, serializeCaConfig(config));
+    return result;
+  });
+}
+
+export function provisionersOf(config: CaConfigJson): ProvisionerJson[] {
+  config.authority ??= {};
+  config.authority.provisioners ??= [];
+  return config.authority.provisioners;
+}
+
+export interface TlsDurations {
+  min: number;
+  max: number;
+  default: number;
+}
+
+function claimMs(claims: Claims | undefined, key: string, where: string): number | undefined {
+  const v = claims?.[key];
+  if (v === undefined || v === null || v === '') return undefined;
+  const ms = typeof v === 'string' ? tryParseDuration(v) : undefined;
+  if (ms === undefined) {
+    throw new CaError('ERR_DURATION_INVALID', `${where}: "${key}" is not a duration: ${JSON.stringify(v)}`, {
+      exitCode: 2,
+      hint: 'use a Go duration such as 5m, 1h30m or 24h',
+    });
+  }
+  return ms;
+}
+
+/**
+ * The X.509 durations in force for a provisioner: its own claims, else the authority's, else
+ * step-ca's defaults; validated with step's messages.
+ */
+export function effectiveTlsDurations(provisionerClaims: Claims | undefined, globalClaims: Claims | undefined): TlsDurations {
+  const pick = (key: string, fallback: number) =>
+    claimMs(provisionerClaims, key, 'claims') ?? claimMs(globalClaims, key, 'authority.claims') ?? fallback;
+  const d = {
+    min: pick('minTLSCertDuration', GLOBAL_TLS_CLAIMS.min),
+    max: pick('maxTLSCertDuration', GLOBAL_TLS_CLAIMS.max),
+    default: pick('defaultTLSCertDuration', GLOBAL_TLS_CLAIMS.default),
+  };
+  const bad = (msg: string) => new CaError('ERR_DURATION_INVALID', `claims: ${msg}`, { exitCode: 2 });
+  if (d.min <= 0) throw bad(`MinTLSCertDuration must be greater than 0`);
+  if (d.max <= 0) throw bad(`MaxTLSCertDuration must be greater than 0`);
+  if (d.default <= 0) throw bad(`DefaultTLSCertDuration must be greater than 0`);
+  if (d.max < d.min) {
+    throw bad(`MaxCertDuration cannot be less than MinCertDuration: MaxCertDuration - ${formatDuration(d.max)}, MinCertDuration - ${formatDuration(d.min)}`);
+  }
+  if (d.default < d.min) {
+    throw bad(`DefaultCertDuration cannot be less than MinCertDuration: DefaultCertDuration - ${formatDuration(d.default)}, MinCertDuration - ${formatDuration(d.min)}`);
+  }
+  if (d.default > d.max) {
+    throw bad(`DefaultCertDuration cannot be greater than MaxCertDuration: DefaultCertDuration - ${formatDuration(d.default)}, MaxCertDuration - ${formatDuration(d.max)}`);
+  }
+  return d;
+}

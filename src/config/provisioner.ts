@@ -1,0 +1,237 @@
+import { isIP } from 'node:net';
+import { CaError, UsageError } from '../errors.js';
+import { effectiveTlsDurations, type Claims, type ProvisionerJson } from './ca-config.js';
+import { formatDuration, parseDuration } from './duration.js';
+
+/** The provisioner types step knows; ca signs with OIDC ones and keeps the others as they are. */
+export const STEP_PROVISIONER_TYPES = ['JWK', 'ACME', 'OIDC', 'SSHPOP', 'K8SSA', 'NEBULA', 'SCEP', 'AWS', 'GCP', 'AZURE', 'X5C'];
+
+/** An OIDC provisioner as step-ca stores it in ca.json. */
+export interface OidcProvisionerJson extends ProvisionerJson {
+  type: 'OIDC';
+  clientID: string;
+  clientSecret: string;
+  configurationEndpoint: string;
+  tenantID?: string;
+  admins?: string[];
+  domains?: string[];
+  groups?: string[];
+  listenAddress?: string;
+  claims?: Claims;
+  options?: { [key: string]: unknown };
+  scopes?: string[];
+  authParams?: string[];
+}
+
+/** step-ca's field order for an OIDC provisioner; fields it does not know follow in their own order. */
+const OIDC_FIELD_ORDER = [
+  'type', 'name', 'clientID', 'clientSecret', 'configurationEndpoint', 'tenantID', 'admins', 'domains', 'groups',
+  'listenAddress', 'claims', 'options', 'scopes', 'authParams',
+];
+const CLAIMS_ORDER = [
+  'minTLSCertDuration', 'maxTLSCertDuration', 'defaultTLSCertDuration',
+  'minUserSSHCertDuration', 'maxUserSSHCertDuration', 'defaultUserSSHCertDuration',
+  'minHostSSHCertDuration', 'maxHostSSHCertDuration', 'defaultHostSSHCertDuration',
+  'enableSSHCA', 'disableRenewal', 'allowRenewalAfterExpiry', 'disableSmallstepExtensions',
+];
+const OMIT_WHEN_EMPTY = new Set(['tenantID', 'admins', 'domains', 'groups', 'listenAddress', 'claims', 'options', 'scopes', 'authParams']);
+
+function ordered<T extends Record<string, unknown>>(obj: T, order: string[]): T {
+  const out: Record<string, unknown> = {};
+  for (const key of order) if (obj[key] !== undefined) out[key] = obj[key];
+  for (const key of Object.keys(obj)) if (!(key in out) && obj[key] !== undefined) out[key] = obj[key];
+  return out as T;
+}
+
+function isEmpty(v: unknown): boolean {
+  return v === undefined || v === '' || (Array.isArray(v) && v.length === 0);
+}
+
+/** Put an OIDC provisioner in step-ca's shape: its field order, empty optional fields left out. */
+export function normalizeOidc(p: OidcProvisionerJson): OidcProvisionerJson {
+  const copy: Record<string, unknown> = { ...p };
+  for (const key of OMIT_WHEN_EMPTY) if (isEmpty(copy[key])) delete copy[key];
+  copy.clientSecret ??= '';
+  if (copy.claims && typeof copy.claims === 'object') copy.claims = ordered(copy.claims as Claims, CLAIMS_ORDER);
+  return ordered(copy as OidcProvisionerJson, OIDC_FIELD_ORDER);
+}
+
+/** What `ca provisioner add|update` was asked to change, flag by flag. */
+export interface OidcChanges {
+  name?: string;
+  clientId?: string;
+  clientSecret?: string;
+  configurationEndpoint?: string;
+  tenantId?: string;
+  listenAddress?: string;
+  admins?: string[];
+  removeAdmins?: string[];
+  domains?: string[];
+  removeDomains?: string[];
+  groups?: string[];
+  removeGroups?: string[];
+  scopes?: string[];
+  removeScopes?: string[];
+  authParams?: string[];
+  removeAuthParams?: string[];
+  x509MinDur?: string;
+  x509MaxDur?: string;
+  x509DefaultDur?: string;
+}
+
+/** step's list edits: removals first (exact match), then appends; we also drop repeats. */
+function editList(current: string[] | undefined, add: string[] = [], remove: string[] = []): string[] {
+  const kept = (current ?? []).filter((v) => !remove.includes(v));
+  for (const v of add) if (!kept.includes(v)) kept.push(v);
+  return kept;
+}
+
+function normalizedDuration(text: string, flag: string): string {
+  return formatDuration(parseDuration(text, `flag '${flag}'`));
+}
+
+/** A new OIDC provisioner from `ca provisioner add` flags, as `step ca provisioner add` writes it. */
+export function newOidcProvisioner(name: string, c: OidcChanges): OidcProvisionerJson {
+  if (!c.clientId) throw new UsageError(`'--type OIDC' requires the '--client-id' flag`);
+  if (!c.configurationEndpoint) throw new UsageError(`'--type OIDC' requires the '--configuration-endpoint' flag`);
+  const base: OidcProvisionerJson = {
+    type: 'OIDC',
+    name,
+    clientID: c.clientId,
+    clientSecret: c.clientSecret ?? '',
+    configurationEndpoint: c.configurationEndpoint,
+    claims: { enableSSHCA: true, disableRenewal: false, allowRenewalAfterExpiry: false, disableSmallstepExtensions: false },
+    options: { x509: {}, ssh: {} },
+  };
+  return applyOidcChanges(base, { ...c, name: undefined });
+}
+
+/** Apply `ca provisioner update` flags to a stored OIDC provisioner (a new object; fields we do not know are kept). */
+export function applyOidcChanges(p: OidcProvisionerJson, c: OidcChanges): OidcProvisionerJson {
+  const next: OidcProvisionerJson = { ...p, claims: p.claims ? { ...p.claims } : undefined };
+  if (c.name !== undefined) next.name = c.name;
+  if (c.clientId !== undefined) next.clientID = c.clientId;
+  if (c.clientSecret !== undefined) next.clientSecret = c.clientSecret;
+  if (c.configurationEndpoint !== undefined) next.configurationEndpoint = c.configurationEndpoint;
+  if (c.tenantId !== undefined) next.tenantID = c.tenantId;
+  if (c.listenAddress !== undefined) next.listenAddress = c.listenAddress;
+  next.admins = editList(p.admins, c.admins, c.removeAdmins);
+  next.domains = editList(p.domains, c.domains, c.removeDomains);
+  next.groups = editList(p.groups, c.groups, c.removeGroups);
+  next.scopes = editList(p.scopes, c.scopes, c.removeScopes);
+  next.authParams = editList(p.authParams, c.authParams, c.removeAuthParams);
+  const durations: [keyof Claims, string | undefined, string][] = [
+    ['minTLSCertDuration', c.x509MinDur, '--x509-min-dur'],
+    ['maxTLSCertDuration', c.x509MaxDur, '--x509-max-dur'],
+    ['defaultTLSCertDuration', c.x509DefaultDur, '--x509-default-dur'],
+  ];
+  for (const [key, value, flag] of durations) {
+    if (value === undefined) continue;
+    next.claims ??= {};
+    next.claims[key] = normalizedDuration(value, flag);
+  }
+  return normalizeOidc(next);
+}
+
+const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.toLowerCase();
+  if (LOOPBACK_NAMES.has(h) || h.endsWith('.localhost')) return true;
+  return isIP(h) === 4 && h.startsWith('127.');
+}
+
+/** The discovery URL: the endpoint, with `/.well-known/openid-configuration` added unless it is there. */
+export function discoveryUrl(endpoint: string): string {
+  const url = new URL(endpoint);
+  if (!url.pathname.includes('/.well-known/openid-configuration')) {
+    url.pathname = `${url.pathname.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+  }
+  return url.toString();
+}
+
+/** https only, except http for loopback hosts (a local test IdP): an ID token's keys must not come over plain http. */
+export function checkConfigurationEndpoint(endpoint: string): void {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    throw new UsageError(`invalid value '${endpoint}' for flag '--configuration-endpoint': not a URL`, {
+      hint: 'use the https URL of the identity provider, e.g. https://accounts.google.com/.well-known/openid-configuration',
+    });
+  }
+  if (url.protocol === 'https:') return;
+  if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return;
+  throw new UsageError(`invalid value '${endpoint}' for flag '--configuration-endpoint': must use https`, {
+    hint: 'http is accepted only for loopback hosts (127.0.0.1, ::1, localhost)',
+  });
+}
+
+/** `host:port` as Go's SplitHostPort takes it: host may be empty or a bracketed IPv6 address. */
+export function checkListenAddress(value: string, flag = '--listen-address'): void {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]*):(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) {
+    throw new UsageError(`invalid value '${value}' for flag '${flag}': expected host:port`, {
+      hint: 'for example 127.0.0.1:10000 or :10000 (the port the browser returns to on the user\'s machine)',
+    });
+  }
+}
+
+function checkAuthParams(params: string[] | undefined): void {
+  for (const p of params ?? []) {
+    if (!/^[^=\s]+=/.test(p)) {
+      throw new UsageError(`invalid value '${p}' for flag '--auth-param': expected key=value`, { hint: 'for example --auth-param prompt=select_account' });
+    }
+  }
+}
+
+function checkNonEmpty(values: string[] | undefined, flag: string): void {
+  for (const v of values ?? []) if (v.trim() === '') throw new UsageError(`invalid value '' for flag '${flag}': cannot be empty`);
+}
+
+/**
+ * Check one OIDC provisioner against the rest of the list, with step's messages: the fields it
+ * needs, the endpoint, the listen address, the durations, and unique name and client ID.
+ */
+export function validateOidcProvisioner(p: OidcProvisionerJson, others: ProvisionerJson[], globalClaims: Claims | undefined): void {
+  if (!p.name || p.name.trim() === '') throw new UsageError('provisioner name cannot be empty');
+  if (!p.clientID) throw new UsageError(`'--type OIDC' requires the '--client-id' flag`);
+  if (!p.configurationEndpoint) throw new UsageError(`'--type OIDC' requires the '--configuration-endpoint' flag`);
+  checkConfigurationEndpoint(p.configurationEndpoint);
+  if (p.listenAddress) checkListenAddress(p.listenAddress);
+  checkAuthParams(p.authParams);
+  checkNonEmpty(p.admins, '--admin');
+  checkNonEmpty(p.domains, '--domain');
+  checkNonEmpty(p.groups, '--group');
+  checkNonEmpty(p.scopes, '--scope');
+  effectiveTlsDurations(p.claims, globalClaims);
+  for (const other of others) {
+    if (other.name === p.name) {
+      throw new CaError('ERR_PROVISIONER_EXISTS', `provisioner with name ${p.name} already exists`, {
+        exitCode: 1,
+        hint: `choose another name, or change it with 'ca provisioner update ${p.name}'`,
+      });
+    }
+    if (other.type.toUpperCase() === 'OIDC' && other.clientID === p.clientID) {
+      throw new CaError('ERR_PROVISIONER_EXISTS', `provisioner with token ID ${p.clientID} already exists`, {
+        hint: `provisioner "${other.name}" already uses this client ID`,
+      });
+    }
+  }
+}
+
+/** Find a provisioner by name, or fail with a message that says how to see the names. */
+export function findProvisioner(list: ProvisionerJson[], name: string, configPath: string): number {
+  const index = list.findIndex((p) => p.name === name);
+  if (index < 0) {
+    throw new CaError('ERR_PROVISIONER_NOT_FOUND', `provisioner ${name} not found in ${configPath}`, {
+      hint: "'ca provisioner list' shows the names",
+    });
+  }
+  return index;
+}
+
+export function isOidc(p: ProvisionerJson): p is OidcProvisionerJson {
+  return typeof p.type === 'string' && p.type.toUpperCase() === 'OIDC';
+}

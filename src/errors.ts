@@ -1,0 +1,106 @@
+/**
+ * The one error family of the project. Every failure a user can cause or meet carries a stable
+ * `code`, a message written for that user, and how it leaves the program: an exit code for the
+ * CLI and an HTTP status for the server. `cli/main.ts` and `server/http.ts` are the only places
+ * that turn these into output; everything else throws.
+ */
+
+export type ErrorCode =
+  // command line
+  | 'ERR_USAGE'
+  | 'ERR_CANCELLED'
+  | 'ERR_SILENT'
+  | 'ERR_MISSING_FLAG'
+  | 'ERR_NOT_INTERACTIVE'
+  // files and configuration
+  | 'ERR_FILE_NOT_FOUND'
+  | 'ERR_FILE_EXISTS'
+  | 'ERR_FILE_IO'
+  | 'ERR_CONFIG_INVALID'
+  | 'ERR_CONFIG_LOCKED'
+  | 'ERR_CA_EXISTS'
+  | 'ERR_PROVISIONER_EXISTS'
+  | 'ERR_PROVISIONER_NOT_FOUND'
+  | 'ERR_PROVISIONER_INVALID'
+  | 'ERR_DURATION_INVALID'
+  // keys, certificates, requests
+  | 'ERR_PASSWORD'
+  | 'ERR_KEY_INVALID'
+  | 'ERR_CERT_INVALID'
+  | 'ERR_CSR_INVALID'
+  | 'ERR_PEM_INVALID'
+  // network and identity providers
+  | 'ERR_DISCOVERY'
+  | 'ERR_NETWORK'
+  // server-side authorization and signing
+  | 'ERR_BAD_REQUEST'
+  | 'ERR_UNAUTHORIZED'
+  | 'ERR_FORBIDDEN'
+  | 'ERR_NOT_FOUND'
+  | 'ERR_INTERNAL';
+
+export interface CaErrorOptions {
+  /** Process exit code when this error ends a command (default 1). */
+  exitCode?: number;
+  /** HTTP status when this error ends a request (default 500). */
+  status?: number;
+  /** A next step for the user, printed after the message as "try: …". */
+  hint?: string;
+  cause?: unknown;
+}
+
+export class CaError extends Error {
+  readonly code: ErrorCode;
+  readonly exitCode: number;
+  readonly status: number;
+  readonly hint: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: CaErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.exitCode = options.exitCode ?? 1;
+    this.status = options.status ?? 500;
+    this.hint = options.hint;
+  }
+}
+
+/** Wrong flags or arguments: exit 2, and the CLI prints a pointer to `--help`. */
+export class UsageError extends CaError {
+  constructor(message: string, options: Omit<CaErrorOptions, 'exitCode'> = {}) {
+    super('ERR_USAGE', message, { ...options, exitCode: 2, status: options.status ?? 400 });
+  }
+}
+
+/** The user said no, or pressed Ctrl-C at a prompt. */
+export class CancelError extends CaError {
+  constructor(message = 'cancelled') {
+    super('ERR_CANCELLED', message, { exitCode: 130 });
+  }
+}
+
+/** The command already printed why it failed; only the exit code is left to report. */
+export class SilentError extends CaError {
+  constructor(exitCode = 1) {
+    super('ERR_SILENT', '', { exitCode });
+  }
+}
+
+/** A flag the command needs and could not prompt for. */
+export function missingFlag(flag: string, why = ''): CaError {
+  return new CaError('ERR_MISSING_FLAG', `missing the '${flag}' flag${why ? `: ${why}` : ''}`, {
+    exitCode: 2,
+    hint: `pass ${flag}, or run the command in a terminal to be asked for it`,
+  });
+}
+
+/** Describe any thrown value in one line, for wrapping causes into our own messages. */
+export function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const cause = err.cause instanceof Error ? err.cause.message : '';
+    const base = err.message || String(code ?? err.name);
+    return cause && !base.includes(cause) ? `${base}: ${cause}` : base;
+  }
+  return String(err);
+}

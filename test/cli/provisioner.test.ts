@@ -1,0 +1,165 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, readdir, stat, chmod } from 'node:fs/promises';
+import { runCli } from '../helpers/run-cli.js';
+import { testdir } from '../helpers/testdir.js';
+
+const GOOGLE = 'https://accounts.google.com/.well-known/openid-configuration';
+
+/** A ca.json as `step ca init` writes it, with fields ca does not model. */
+const stepCaJson = {
+  root: '/home/step/.step/certs/root_ca.crt',
+  federatedRoots: null,
+  crt: '/home/step/.step/certs/intermediate_ca.crt',
+  key: '/home/step/.step/secrets/intermediate_ca_key',
+  address: ':443',
+  insecureAddress: '',
+  dnsNames: ['ca.example.com'],
+  logger: { format: 'text' },
+  db: { type: 'badgerv2', dataSource: '/home/step/.step/db', badgerFileLoadingMode: '' },
+  authority: {
+    provisioners: [
+      {
+        type: 'JWK',
+        name: 'admin@example.com',
+        key: { use: 'sig', kty: 'EC', kid: 'aBcD', crv: 'P-256', alg: 'ES256', x: 'x', y: 'y' },
+        encryptedKey: 'eyJhbGciOiJQQkVTMi1IUzI1NitBMTI4S1ciLCJlbmMiOiJBMjU2R0NNIn0.a.b.c.d',
+      },
+    ],
+    template: { organization: 'Example' },
+    backdate: '1m0s',
+  },
+  tls: { cipherSuites: ['TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256'], minVersion: 1.2, maxVersion: 1.3, renegotiation: false },
+  templates: { ssh: { user: [{ name: 'config.tpl', type: 'snippet', template: 'templates/ssh/config.tpl', path: '~/.ssh/config', comment: '#' }] } },
+};
+
+async function setup(t: { after: (fn: () => Promise<void>) => void }) {
+  const d = await testdir({ 'ca/config/ca.json': stepCaJson });
+  t.after(d.cleanup);
+  const configPath = d.path('ca/config/ca.json');
+  const env = { CA_PATH: d.path('ca') };
+  const ca = (...args: string[]) => runCli(args, { env });
+  return { d, configPath, env, ca, read: () => readFile(configPath, 'utf8') };
+}
+
+test('add, list, update, remove: a round trip through bin/ca that keeps step-ca fields', async (t) => {
+  const { ca, read, configPath } = await setup(t);
+  await chmod(configPath, 0o640);
+  const added = await ca(
+    'provisioner', 'add', 'Google', '--type', 'oidc', '--client-id', '1087.apps.googleusercontent.com', '--client-secret', 'GOCSPX-s3cr3t',
+    '--configuration-endpoint', GOOGLE, '--admin', 'alice@example.com', '--domain', 'example.com', '--domain', 'example.org',
+    '--scope', 'openid', '--scope', 'email', '--auth-param', 'prompt=select_account', '--x509-default-dur', '8h', '--no-check',
+  );
+  assert.equal(added.code, 0, added.stderr);
+  assert.match(added.stderr, /✔ CA Configuration: .*ca\.json\n\nSuccess! Your `ca` config has been updated\. To pick up the new configuration SIGHUP \(kill -1 <pid>\)/);
+
+  const afterAdd = JSON.parse(await read());
+  const { provisioners, ...restAuthority } = afterAdd.authority;
+  assert.deepEqual(restAuthority, { template: { organization: 'Example' }, backdate: '1m0s' });
+  for (const key of ['db', 'tls', 'templates', 'logger', 'federatedRoots', 'insecureAddress']) assert.deepEqual(afterAdd[key], (stepCaJson as Record<string, unknown>)[key], key);
+  assert.deepEqual(provisioners[0], stepCaJson.authority.provisioners[0], 'the JWK provisioner is untouched');
+  assert.equal((await stat(configPath)).mode & 0o777, 0o640, 'file mode kept');
+  assert.match(await read(), /^{\n\t"root"/, 'tab-indented as step saves it');
+  assert.deepEqual(provisioners[1], {
+    type: 'OIDC',
+    name: 'Google',
+    clientID: '1087.apps.googleusercontent.com',
+    clientSecret: 'GOCSPX-s3cr3t',
+    configurationEndpoint: GOOGLE,
+    admins: ['alice@example.com'],
+    domains: ['example.com', 'example.org'],
+    claims: { defaultTLSCertDuration: '8h0m0s', enableSSHCA: true, disableRenewal: false, allowRenewalAfterExpiry: false, disableSmallstepExtensions: false },
+    options: { x509: {}, ssh: {} },
+    scopes: ['openid', 'email'],
+    authParams: ['prompt=select_account'],
+  });
+
+  const listed = await ca('provisioner', 'list', '--json');
+  assert.equal(listed.code, 0);
+  assert.deepEqual(JSON.parse(listed.stdout), provisioners);
+  assert.match(listed.stdout, /^\[\n {3}\{/, 'three-space indent as step');
+  const table = await ca('provisioner', 'list');
+  assert.equal(table.stdout, 'admin@example.com\tJWK\tkid: aBcD\t\nGoogle\tOIDC\tclient: 1087.apps.googleusercontent.com\tdomains=example.com,example.org admins=alice@example.com\n');
+
+  const updated = await ca(
+    'provisioner', 'update', 'Google', '--name', 'Workspace', '--remove-domain', 'example.org', '--group', 'eng', '--group', 'ops',
+    '--remove-admin', 'alice@example.com', '--admin', 'bob@example.com', '--listen-address', ':10000', '--no-check',
+  );
+  assert.equal(updated.code, 0, updated.stderr);
+  const removedGroup = await ca('provisioner', 'update', 'Workspace', '--remove-group', 'ops', '--remove-scope', 'openid');
+  assert.equal(removedGroup.code, 0, removedGroup.stderr);
+  const p = JSON.parse(await read()).authority.provisioners[1];
+  assert.equal(p.name, 'Workspace');
+  assert.deepEqual(p.domains, ['example.com']);
+  assert.deepEqual(p.groups, ['eng']);
+  assert.deepEqual(p.admins, ['bob@example.com']);
+  assert.deepEqual(p.scopes, ['email']);
+  assert.equal(p.listenAddress, ':10000');
+
+  const removed = await ca('provisioner', 'remove', 'Workspace');
+  assert.equal(removed.code, 0, removed.stderr);
+  const final = JSON.parse(await read());
+  assert.deepEqual(final, { ...stepCaJson, authority: { ...stepCaJson.authority } }, 'back to the original content');
+});
+
+test('every validation failure exits non-zero, says why, and leaves ca.json byte-identical', async (t) => {
+  const { ca, read, d } = await setup(t);
+  const base = ['--client-id', 'cid', '--configuration-endpoint', GOOGLE, '--no-check'];
+  assert.equal((await ca('provisioner', 'add', 'Existing', ...base)).code, 0);
+  const original = await read();
+  const cases: [string[], RegExp, number][] = [
+    [['provisioner', 'add', 'X', '--type', 'bogus', ...base], /invalid value 'bogus' for flag '--type'; options are JWK, ACME, OIDC/, 2],
+    [['provisioner', 'add', 'X', '--type', 'JWK', ...base], /provisioner type JWK is not supported by ca/, 2],
+    [['provisioner', 'add', 'X', '--configuration-endpoint', GOOGLE], /'--type OIDC' requires the '--client-id' flag/, 2],
+    [['provisioner', 'add', 'X', '--client-id', 'x'], /'--type OIDC' requires the '--configuration-endpoint' flag/, 2],
+    [['provisioner', 'add', 'X', '--client-id', 'x', '--configuration-endpoint', 'http://idp.example.com'], /must use https/, 2],
+    [['provisioner', 'add', 'Existing', '--client-id', 'other', '--configuration-endpoint', GOOGLE], /provisioner with name Existing already exists/, 1],
+    [['provisioner', 'add', 'X', ...base], /provisioner with token ID cid already exists/, 1],
+    [['provisioner', 'add', 'X', '--client-id', 'x', '--configuration-endpoint', GOOGLE, '--x509-max-dur', '5 days'], /invalid value '5 days' for flag '--x509-max-dur'/, 2],
+    [['provisioner', 'add', 'X', '--client-id', 'x', '--configuration-endpoint', GOOGLE, '--x509-min-dur', '2h', '--x509-max-dur', '1h'], /MaxCertDuration cannot be less than MinCertDuration/, 2],
+    [['provisioner', 'add', 'X', '--client-id', 'x', '--configuration-endpoint', GOOGLE, '--x509-default-dur', '48h'], /DefaultCertDuration cannot be greater than MaxCertDuration/, 2],
+    [['provisioner', 'add', 'X', '--client-id', 'x', '--configuration-endpoint', GOOGLE, '--listen-address', '10000'], /expected host:port/, 2],
+    [['provisioner', 'add', 'X', '--client-id', 'x', '--configuration-endpoint', GOOGLE, '--auth-param', 'novalue'], /expected key=value/, 2],
+    [['provisioner', 'add', 'X', '--client-id', 'x', '--configuration-endpoint', 'http://127.0.0.1:9/none'], /error validating configuration for provisioner "X": failed to connect to http:\/\/127\.0\.0\.1:9\/none\/\.well-known\/openid-configuration/, 1],
+    [['provisioner', 'update', 'Missing', '--domain', 'x.com'], /provisioner Missing not found in/, 1],
+    [['provisioner', 'update', 'admin@example.com', '--domain', 'x.com'], /is of type JWK; ca updates OIDC provisioners only/, 1],
+    [['provisioner', 'update', 'Existing', '--name', 'admin@example.com'], /provisioner with name admin@example.com already exists/, 1],
+    [['provisioner', 'remove', 'Missing'], /provisioner Missing not found in/, 1],
+    [['provisioner', 'add'], /missing required argument 'name'/, 2],
+    [['provisioner', 'add', 'X', '--bogus-flag'], /unknown option '--bogus-flag'/, 2],
+  ];
+  for (const [args, message, code] of cases) {
+    const res = await ca(...args);
+    assert.equal(res.code, code, `${args.join(' ')}: ${res.stderr}`);
+    assert.match(res.stderr, message, args.join(' '));
+    assert.doesNotMatch(res.stderr, /\n\s+at /, 'no stack trace');
+    assert.equal(await read(), original, `ca.json changed by: ${args.join(' ')}`);
+  }
+  assert.deepEqual((await readdir(d.path('ca/config'))).sort(), ['ca.json'], 'no lock or temporary file left behind');
+  const missing = await runCli(['provisioner', 'list'], { env: { CA_PATH: d.path('nowhere') } });
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /the CA configuration .*nowhere\/config\/ca.json does not exist\n {2}try: run 'ca init' first/);
+});
+
+test('20 concurrent ca provisioner add processes lose no update', async (t) => {
+  const { ca, read } = await setup(t);
+  const results = await Promise.all(
+    Array.from({ length: 20 }, (_, i) =>
+      ca('provisioner', 'add', `p${i}`, '--client-id', `client-${i}`, '--configuration-endpoint', GOOGLE, '--no-check'),
+    ),
+  );
+  for (const r of results) assert.equal(r.code, 0, r.stderr);
+  const names = JSON.parse(await read()).authority.provisioners.map((p: { name: string }) => p.name);
+  assert.equal(names.length, 21);
+  assert.deepEqual(names.slice(1).sort(), Array.from({ length: 20 }, (_, i) => `p${i}`).sort());
+});
+
+test('--ca-config points at another file', async (t) => {
+  const d = await testdir({ 'elsewhere.json': { authority: { provisioners: [] } } });
+  t.after(d.cleanup);
+  const res = await runCli(['provisioner', 'add', 'G', '--client-id', 'c', '--configuration-endpoint', GOOGLE, '--no-check', '--ca-config', d.path('elsewhere.json')], {
+    env: { CA_PATH: d.path('unused') },
+  });
+  assert.equal(res.code, 0, res.stderr);
+  assert.equal(JSON.parse(await readFile(d.path('elsewhere.json'), 'utf8')).authority.provisioners[0].name, 'G');
+});
