@@ -163,3 +163,36 @@ test('--ca-config points at another file', async (t) => {
   assert.equal(res.code, 0, res.stderr);
   assert.equal(JSON.parse(await readFile(d.path('elsewhere.json'), 'utf8')).authority.provisioners[0].name, 'G');
 });
+
+test('add checks the discovery document and keys of a real OpenID Provider', async (t) => {
+  const { startIdp } = await import('../fixtures/idp.js');
+  const idp = await startIdp();
+  t.after(() => idp.close());
+  const { ca, read } = await setup(t);
+
+  const ok = await ca('provisioner', 'add', 'Local', '--client-id', 'ca-cli', '--client-secret', 'ca-cli-secret', '--configuration-endpoint', idp.issuer);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.ok(idp.requests.some((r) => r.path === '/.well-known/openid-configuration'), 'the discovery document was fetched');
+  assert.ok(idp.requests.some((r) => r.path.startsWith('/jwks')), 'the key set was fetched');
+  assert.equal(JSON.parse(await read()).authority.provisioners[1].configurationEndpoint, idp.issuer);
+
+  const before = await read();
+  idp.setDown(true, 'unavailable');
+  const down = await ca('provisioner', 'add', 'Other', '--client-id', 'ca-public', '--configuration-endpoint', idp.discoveryUrl);
+  assert.equal(down.code, 1);
+  assert.match(down.stderr, /^ca: error validating configuration for provisioner "Other": failed to connect to http:\/\/127\.0\.0\.1:\d+\/\.well-known\/openid-configuration: HTTP 503/);
+  assert.match(down.stderr, /--no-check/);
+  assert.equal(await read(), before);
+
+  const offline = await ca('provisioner', 'add', 'Other', '--client-id', 'ca-public', '--configuration-endpoint', idp.discoveryUrl, '--no-check');
+  assert.equal(offline.code, 0, offline.stderr);
+
+  // update checks a changed endpoint too
+  const moved = await ca('provisioner', 'update', 'Other', '--configuration-endpoint', `${idp.issuer}/moved`);
+  assert.equal(moved.code, 1);
+  assert.match(moved.stderr, /error validating configuration for provisioner "Other"/);
+  idp.setDown(false);
+  const notOidc = await ca('provisioner', 'update', 'Other', '--configuration-endpoint', `${idp.issuer}/nothing-here`);
+  assert.equal(notOidc.code, 1);
+  assert.match(notOidc.stderr, /HTTP 404/);
+});

@@ -11,4 +11,5 @@ export const commandTable: { name: string; load: () => Promise<CommandModule> }[
   { name: 'provisioner', load: () => import('./provisioner/index.js') },
   { name: 'inspect', load: () => import('./inspect.js') },
   { name: 'fingerprint', load: () => import('./fingerprint.js') },
+  { name: 'serve', load: () => import('./serve.js') },
 ];
