@@ -32,6 +32,14 @@ export type ErrorCode =
   // network and identity providers
   | 'ERR_DISCOVERY'
   | 'ERR_NETWORK'
+  // logging in at an identity provider (the CLI side of OIDC)
+  | 'ERR_LOGIN_FAILED'
+  | 'ERR_LOGIN_DENIED'
+  | 'ERR_LOGIN_TIMEOUT'
+  | 'ERR_LOGIN_STATE_MISMATCH'
+  | 'ERR_LISTEN_FAILED'
+  | 'ERR_ID_TOKEN_INVALID'
+  | 'ERR_CA_RESPONSE'
   // server-side authorization and signing
   | 'ERR_BAD_REQUEST'
   | 'ERR_UNAUTHORIZED'

@@ -28,13 +28,22 @@ export function isInteractive(io: IOStreams, env: NodeJS.ProcessEnv): boolean {
   return io.stdinIsTTY && ci !== 'true' && ci !== '1';
 }
 
+/** A fetch that honours HTTPS_PROXY / NO_PROXY, its HTTP client loaded on the first request only. */
+function lazyProxyFetch(env: NodeJS.ProcessEnv): typeof fetch {
+  let real: typeof fetch | undefined;
+  return (async (input: string | URL | Request, init?: RequestInit) => {
+    real ??= (await import('../client/http.js')).makeFetch({ env });
+    return real(input, init);
+  }) as typeof fetch;
+}
+
 export function defaultContext(env: NodeJS.ProcessEnv = process.env): Ctx {
   const io = processIO(env);
   return {
     io,
     env,
     now: () => new Date(),
-    fetch: globalThis.fetch,
+    fetch: lazyProxyFetch(env),
     prompter: inquirerPrompter(isInteractive(io, env)),
     caPath: caBasePath(env),
   };

@@ -1,0 +1,292 @@
+/**
+ * One OIDC provisioner, prepared when the authority is built: its discovery document, its key
+ * set, its rules and its certificate extension. It verifies an ID token and applies step-ca's
+ * rules (plus two stricter ones) to decide who the caller is and whether they are an admin.
+ *
+ * An IdP that cannot be reached at build time leaves the provisioner "Uninitialized": it is
+ * listed with the reason, its tokens are refused, and it keeps trying in the background until it
+ * starts, so the CA never needs a restart because an IdP had a bad minute.
+ */
+import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { effectiveTlsDurations, type Claims, type TlsDurations } from '../config/ca-config.js';
+import type { OidcProvisionerJson } from '../config/provisioner.js';
+import { CaError, describe } from '../errors.js';
+import { provisionerExtensionDer } from '../pki/certificate.js';
+import { fetchDiscovery } from './discovery.js';
+import { ALLOWED_TOKEN_ALGORITHMS, KeySet, type KeyHint } from './key-set.js';
+
+/** go-jose's leeway, which step-ca uses for exp, nbf and iat. */
+export const CLOCK_LEEWAY_S = 60;
+const DISCOVERY_TIMEOUT_MS = 5_000;
+/** Background retries of a failed start: 1 s, 2 s, 4 s … at most 5 min apart. */
+const RETRY_FIRST_MS = 1_000;
+const RETRY_MAX_MS = 5 * 60_000;
+
+/** step's provisioner type number for OIDC in the certificate extension. */
+const OIDC_EXTENSION_TYPE = 2;
+
+export interface OidcContext {
+  fetch: typeof fetch;
+  now: () => Date;
+  log: (event: Record<string, unknown>) => void;
+  /** ca.json `authority.claims`, under the provisioner's own. */
+  globalClaims: Claims | undefined;
+}
+
+/** Who a verified token says the caller is, and what they may ask for. */
+export interface OidcIdentity {
+  provisioner: OidcProvisioner;
+  issuer: string;
+  subject: string;
+  email: string | undefined;
+  groups: string[];
+  isAdmin: boolean;
+  /** Until when the token's single use must be remembered: its exp plus the leeway. */
+  expiresAt: Date;
+  claims: JWTPayload;
+}
+
+/** A 401 whose message is the precise reason for the log; the server shows step's generic text. */
+export function unauthorized(reason: string, cause?: unknown): CaError {
+  return new CaError('ERR_UNAUTHORIZED', reason, { status: 401, cause });
+}
+
+type State =
+  | { kind: 'ready'; issuer: string; keys: KeySet }
+  | { kind: 'uninitialized'; reason: string };
+
+export class OidcProvisioner {
+  readonly name: string;
+  readonly clientId: string;
+  /** X.509 validity bounds in force: its claims, else the authority's, else step's defaults. */
+  readonly durations: TlsDurations;
+  /** The provisioner extension every certificate gets; undefined with disableSmallstepExtensions. */
+  readonly extension: Uint8Array | undefined;
+  private state: State;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retries = 0;
+  private closed = false;
+
+  private constructor(
+    readonly json: OidcProvisionerJson,
+    private readonly ctx: OidcContext,
+  ) {
+    this.name = json.name;
+    this.clientId = json.clientID;
+    this.durations = provisionerDurations(json, ctx.globalClaims);
+    const disabled = json.claims?.disableSmallstepExtensions ?? ctx.globalClaims?.disableSmallstepExtensions ?? false;
+    this.extension = disabled ? undefined : provisionerExtensionDer({ type: OIDC_EXTENSION_TYPE, name: json.name, credentialId: json.clientID });
+    this.state = { kind: 'uninitialized', reason: 'not started' };
+  }
+
+  /**
+   * Prepare a provisioner: discovery and keys. Never throws for the IdP's sake (the provisioner
+   * is then Uninitialized and retries by itself); throws a CaError for bad claims, which are
+   * the configuration's fault.
+   */
+  static async prepare(json: OidcProvisionerJson, ctx: OidcContext): Promise<OidcProvisioner> {
+    const provisioner = new OidcProvisioner(json, ctx);
+    const missing = (['name', 'clientID', 'configurationEndpoint'] as const).find((field) => !json[field]);
+    if (missing) {
+      provisioner.fail(`${missing} cannot be empty`, false);
+      return provisioner;
+    }
+    await provisioner.start();
+    return provisioner;
+  }
+
+  get ready(): boolean {
+    return this.state.kind === 'ready';
+  }
+
+  /** Why the provisioner is not usable, or undefined when it is. */
+  get stateReason(): string | undefined {
+    return this.state.kind === 'uninitialized' ? this.state.reason : undefined;
+  }
+
+  /** The issuer tokens must name (after `{tenantid}` substitution); undefined until started. */
+  get issuer(): string | undefined {
+    return this.state.kind === 'ready' ? this.state.issuer : undefined;
+  }
+
+  /** Stop retrying; the authority that owns this provisioner is going away. */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+  }
+
+  /**
+   * Verify an ID token meant for this provisioner and apply its rules. Every failure is a 401
+   * CaError whose message says exactly what failed.
+   */
+  async authorize(token: string, header: KeyHint): Promise<OidcIdentity> {
+    const state = this.state;
+    if (state.kind !== 'ready') {
+      throw unauthorized(`provisioner "${this.name}" is disabled due to an initialization error: ${state.reason}`);
+    }
+    const claims = await this.verify(token, header, state);
+    return this.identify(claims, state.issuer);
+  }
+
+  private async verify(token: string, header: KeyHint, state: { issuer: string; keys: KeySet }): Promise<JWTPayload> {
+    if (!ALLOWED_TOKEN_ALGORITHMS.includes(header.alg)) {
+      throw unauthorized(`token algorithm "${header.alg}" is not allowed; accepted: ${ALLOWED_TOKEN_ALGORITHMS.join(', ')}`);
+    }
+    const keys = await state.keys.keysFor(header);
+    if (keys.length === 0) {
+      const kid = header.kid === undefined ? 'no kid' : `kid "${header.kid}"`;
+      throw unauthorized(`no ${header.alg} key with ${kid} in the key set of ${state.keys.jwksUri} (kids: ${state.keys.kids().join(', ')})`);
+    }
+    const now = this.ctx.now();
+    let lastError: unknown;
+    // Every key with the token's kid is tried, as step-ca does: kids need not be unique.
+    for (const key of keys) {
+      try {
+        const { payload } = await jwtVerify(token, key, {
+          algorithms: [header.alg],
+          issuer: state.issuer,
+          audience: this.clientId,
+          clockTolerance: CLOCK_LEEWAY_S,
+          currentDate: now,
+          requiredClaims: ['sub', 'exp', 'iat'],
+        });
+        checkTimesAndParty(payload, this.clientId, now);
+        return payload;
+      } catch (err) {
+        if (err instanceof joseErrors.JWSSignatureVerificationFailed) {
+          lastError = err;
+          continue;
+        }
+        throw err instanceof CaError ? err : unauthorized(`cannot validate the oidc token: ${joseReason(err, state.issuer, this.clientId)}`, err);
+      }
+    }
+    throw unauthorized('cannot validate the oidc token: the signature does not verify', lastError);
+  }
+
+  private identify(claims: JWTPayload, issuer: string): OidcIdentity {
+    const email = typeof claims.email === 'string' && claims.email !== '' ? claims.email : undefined;
+    const groups = Array.isArray(claims.groups) ? claims.groups.filter((g): g is string => typeof g === 'string') : [];
+    const isAdmin = checkRules({ email, emailVerified: claims.email_verified, groups }, this.json);
+    return {
+      provisioner: this,
+      issuer,
+      subject: claims.sub as string,
+      email,
+      groups,
+      isAdmin,
+      expiresAt: new Date(((claims.exp as number) + CLOCK_LEEWAY_S) * 1000),
+      claims,
+    };
+  }
+
+  private async start(): Promise<void> {
+    try {
+      const doc = await fetchDiscovery(this.json.configurationEndpoint, { fetch: this.ctx.fetch, timeoutMs: DISCOVERY_TIMEOUT_MS });
+      const issuer = this.json.tenantID ? doc.issuer.replaceAll('{tenantid}', this.json.tenantID) : doc.issuer;
+      const keys = await KeySet.load(doc.jwks_uri, { fetch: this.ctx.fetch, now: this.ctx.now, log: this.ctx.log });
+      if (this.closed) return;
+      const recovered = this.retries > 0;
+      this.state = { kind: 'ready', issuer, keys };
+      if (recovered) this.ctx.log({ level: 'info', msg: `OIDC provisioner "${this.name}" initialized after ${this.retries} retries`, provisioner: this.name });
+    } catch (err) {
+      this.fail(describe(err), true);
+    }
+  }
+
+  private fail(reason: string, retry: boolean): void {
+    if (this.closed) return;
+    const first = this.state.kind === 'uninitialized' && this.retries === 0;
+    this.state = { kind: 'uninitialized', reason };
+    if (first) {
+      this.ctx.log({ level: 'error', msg: `failed to initialize OIDC provisioner "${this.name}": ${reason}`, provisioner: this.name });
+    }
+    if (retry) this.scheduleRetry();
+  }
+
+  private scheduleRetry(): void {
+    const base = Math.min(RETRY_FIRST_MS * 2 ** this.retries, RETRY_MAX_MS);
+    const delay = base * (0.8 + Math.random() * 0.4);
+    this.retries += 1;
+    this.retryTimer = setTimeout(() => void this.start(), delay);
+    // A provisioner waiting for its IdP must not keep the process alive.
+    this.retryTimer.unref();
+  }
+}
+
+function provisionerDurations(json: OidcProvisionerJson, globalClaims: Claims | undefined): TlsDurations {
+  try {
+    return effectiveTlsDurations(json.claims, globalClaims);
+  } catch (err) {
+    throw new CaError('ERR_CONFIG_INVALID', `provisioner "${json.name}": ${describe(err)}`, { cause: err, hint: 'fix its claims in ca.json' });
+  }
+}
+
+/** The checks jose leaves to us: iat not in the future, azp, and the claims we read being well-formed. */
+function checkTimesAndParty(payload: JWTPayload, clientId: string, now: Date): void {
+  const nowS = Math.floor(now.getTime() / 1000);
+  if (typeof payload.iat !== 'number' || payload.iat > nowS + CLOCK_LEEWAY_S) {
+    throw unauthorized(`cannot validate the oidc token: "iat" (${String(payload.iat)}) is in the future (now ${nowS})`);
+  }
+  if (payload.azp !== undefined && payload.azp !== clientId) {
+    throw unauthorized(`cannot validate the oidc token: invalid azp "${String(payload.azp)}", expected "${clientId}"`);
+  }
+  if (typeof payload.sub !== 'string' || payload.sub === '') throw unauthorized('cannot validate the oidc token: "sub" is empty');
+  if (payload.email !== undefined && typeof payload.email !== 'string') throw unauthorized('cannot validate the oidc token: "email" is not a string');
+}
+
+function joseReason(err: unknown, issuer: string, clientId: string): string {
+  if (err instanceof joseErrors.JWTExpired) return `the token expired (exp ${String(err.payload.exp)})`;
+  if (err instanceof joseErrors.JWTClaimValidationFailed) {
+    if (err.claim === 'iss' && err.reason === 'check_failed') return `invalid issuer "${String(err.payload.iss)}", expected "${issuer}"`;
+    if (err.claim === 'aud' && err.reason === 'check_failed') return `invalid audience ${JSON.stringify(err.payload.aud)}, expected "${clientId}"`;
+    if (err.claim === 'nbf') return `the token is not valid yet (nbf ${String(err.payload.nbf)})`;
+    return err.message;
+  }
+  return describe(err);
+}
+
+/** What the rules look at in a verified token. */
+export interface RuleInput {
+  email: string | undefined;
+  emailVerified: unknown;
+  groups: string[];
+}
+
+/** The rule settings of a provisioner. */
+export type RuleSettings = Pick<OidcProvisionerJson, 'name' | 'admins' | 'domains' | 'groups'>;
+
+/** An email with its domain part lowercased; the local part is kept, as step-ca compares it. */
+export function normalizeEmail(email: string): string {
+  const at = email.lastIndexOf('@');
+  return at < 0 ? email : `${email.slice(0, at)}@${email.slice(at + 1).toLowerCase()}`;
+}
+
+/**
+ * step-ca's rules, plus ours: refuse `email_verified: false`, and refuse a token without email
+ * when `domains` is set (step-ca lets it through). Returns whether the caller is an admin.
+ */
+export function checkRules(token: RuleInput, settings: RuleSettings): boolean {
+  const name = settings.name;
+  if (token.emailVerified === false || token.emailVerified === 'false') {
+    throw unauthorized(`provisioner "${name}": the email ${JSON.stringify(token.email ?? '')} is not verified (email_verified is false)`);
+  }
+  const admins = settings.admins ?? [];
+  const email = token.email === undefined ? undefined : normalizeEmail(token.email);
+  const isAdmin = admins.some((admin) => (email !== undefined && normalizeEmail(admin) === email) || token.groups.includes(admin));
+
+  const domains = settings.domains ?? [];
+  if (domains.length > 0) {
+    if (email === undefined) throw unauthorized(`provisioner "${name}": the token has no email, and only domains ${domains.join(', ')} are allowed`);
+    const domain = email.slice(email.lastIndexOf('@') + 1);
+    if (!isAdmin && !domains.some((d) => d.toLowerCase() === domain)) {
+      throw unauthorized(`provisioner "${name}": email "${token.email}" is not allowed (domains: ${domains.join(', ')})`);
+    }
+  }
+
+  const groups = settings.groups ?? [];
+  if (groups.length > 0 && !token.groups.some((g) => groups.includes(g))) {
+    throw unauthorized(`provisioner "${name}": invalid group: the token's groups [${token.groups.join(', ')}] include none of ${groups.join(', ')}`);
+  }
+  return isAdmin;
+}

@@ -1,0 +1,221 @@
+/**
+ * One serving process: its store connection, the live generation (authority + prepared
+ * responses), and the HTTPS listener with the CA's own certificate, renewed in the background.
+ * The single-process server runs one in-process; in cluster mode every worker runs one, all
+ * listening on the socket the primary shares.
+ */
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { SecureContextOptions } from 'node:tls';
+import { buildAuthority } from '../authority/index.js';
+import type { CaConfigJson } from '../config/ca-config.js';
+import { describe } from '../errors.js';
+import { openStore } from '../store/index.js';
+import type { Store } from '../store/types.js';
+import { Generation, publish } from './generation.js';
+import { createClientErrorListener, createRequestListener } from './http.js';
+import type { JsonLog } from './log.js';
+import { checkSameDatabase } from './reload.js';
+import { parseListenAddress, secureContextOptions, tlsSettingsFrom } from './tls.js';
+
+/** Where the intermediate key's password came from: a --password-file wins over ca.json. */
+export interface PasswordOption {
+  value: string | undefined;
+  fromFile: boolean;
+}
+
+export interface InstanceOptions {
+  config: CaConfigJson;
+  configPath: string;
+  caPath: string;
+  password: PasswordOption;
+  version: string;
+  fetch: typeof fetch;
+  now: () => Date;
+  log: JsonLog;
+  /** TLS session ticket keys (48 bytes) shared by all workers, so a resumed session works on any. */
+  ticketKeys?: Buffer;
+  /** Listen on this port instead of the one in `config.address` (a replacement worker joins the bound port). */
+  port?: number;
+  /** Longest wait for in-flight requests on shutdown before connections are cut (ms). */
+  shutdownGraceMs?: number;
+}
+
+export interface Instance {
+  /** The port actually bound (ca.json may say 0). */
+  readonly port: number;
+  readonly rootFingerprint: string;
+  /** Build a whole new generation from `config` and swap it in; throws (keeping the old one) if it cannot. */
+  reload(config: CaConfigJson): Promise<void>;
+  /** Stop accepting, let requests in flight finish, then release everything. */
+  shutdown(): Promise<void>;
+}
+
+/** Slow clients are cut off: headers within 10 s, a whole request within 30 s. */
+export const TIMEOUTS = { headersMs: 10_000, requestMs: 30_000, keepAliveMs: 15_000, handshakeMs: 10_000 } as const;
+const DEFAULT_GRACE_MS = 30_000;
+/** setTimeout's ceiling (~24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** The key's password for this config: the file's, else ca.json's `password`, else what was typed. */
+function passwordFor(config: CaConfigJson, given: PasswordOption): string | undefined {
+  if (given.fromFile) return given.value;
+  return typeof config.password === 'string' && config.password !== '' ? config.password : given.value;
+}
+
+interface Built {
+  generation: Generation;
+  secure: SecureContextOptions;
+  notAfter: Date;
+}
+
+async function build(config: CaConfigJson, store: Store, opts: InstanceOptions): Promise<Built> {
+  const tls = tlsSettingsFrom(config, opts.configPath);
+  parseListenAddress(config.address, opts.configPath);
+  const authority = await buildAuthority({
+    config,
+    configPath: opts.configPath,
+    caPath: opts.caPath,
+    password: passwordFor(config, opts.password),
+    fetch: opts.fetch,
+    now: opts.now,
+    store,
+    log: opts.log,
+  });
+  try {
+    const credentials = await authority.issueServerCertificate();
+    const secure = secureContextOptions(tls, credentials);
+    return { generation: new Generation(authority, config, tls, publish(authority, opts.version)), secure, notAfter: credentials.notAfter };
+  } catch (err) {
+    authority.close();
+    throw err;
+  }
+}
+
+/** Renew when about a third of the life is left, a little earlier at random so workers spread out. */
+export function renewalDelay(notAfter: Date, now: Date): number {
+  const remaining = notAfter.getTime() - now.getTime();
+  const delay = (remaining * 2) / 3 - Math.random() * (remaining / 20);
+  return Math.min(Math.max(delay, 1_000), MAX_TIMER_MS);
+}
+
+function listen(server: Server, host: string | undefined, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+export async function startInstance(opts: InstanceOptions): Promise<Instance> {
+  const { log } = opts;
+  const address = parseListenAddress(opts.config.address, opts.configPath);
+  const store = await openStore(opts.config, opts.caPath);
+  let first: Built;
+  try {
+    first = await build(opts.config, store, opts);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+
+  let current = first.generation;
+  let draining = false;
+  let renewTimer: NodeJS.Timeout | undefined;
+
+  const server = createServer(
+    {
+      ...first.secure,
+      ticketKeys: opts.ticketKeys,
+      handshakeTimeout: TIMEOUTS.handshakeMs,
+      headersTimeout: TIMEOUTS.headersMs,
+      requestTimeout: TIMEOUTS.requestMs,
+      keepAliveTimeout: TIMEOUTS.keepAliveMs,
+      // How often Node checks the two timeouts above (default 30 s would let them slip).
+      connectionsCheckingInterval: 1_000,
+      noDelay: true,
+    },
+    createRequestListener({ current: () => current, log, draining: () => draining }),
+  );
+  server.on('clientError', createClientErrorListener(log));
+
+  /** Swap the certificate (and TLS settings) new connections get; connections already open keep theirs. */
+  function useCertificate(secure: SecureContextOptions, notAfter: Date): void {
+    server.setSecureContext(secure);
+    clearTimeout(renewTimer);
+    renewTimer = setTimeout(() => void renew(), renewalDelay(notAfter, opts.now()));
+    renewTimer.unref();
+  }
+
+  async function renew(): Promise<void> {
+    const generation = current;
+    try {
+      const credentials = await generation.authority.issueServerCertificate();
+      // A reload during the await already installed a newer certificate.
+      if (draining || generation !== current) return;
+      useCertificate(secureContextOptions(generation.tls, credentials), credentials.notAfter);
+      log({ level: 'info', msg: 'renewed the server certificate', notAfter: credentials.notAfter.toISOString() });
+    } catch (err) {
+      log({ level: 'error', msg: 'cannot renew the server certificate; retrying in a minute', error: describe(err) });
+      if (draining || generation !== current) return;
+      renewTimer = setTimeout(() => void renew(), 60_000);
+      renewTimer.unref();
+    }
+  }
+
+  try {
+    await listen(server, address.host, opts.port ?? address.port);
+  } catch (err) {
+    current.retire();
+    await store.close();
+    throw err;
+  }
+  useCertificate(first.secure, first.notAfter);
+  const port = (server.address() as AddressInfo).port;
+
+  let shuttingDown: Promise<void> | undefined;
+  /** A reload still building; shutdown waits for it before closing the store under it. */
+  let reloading: Promise<unknown> = Promise.resolve();
+
+  return {
+    port,
+    rootFingerprint: current.authority.rootFingerprints[0] ?? '',
+
+    async reload(config) {
+      if (draining) throw new Error('the server is shutting down');
+      checkSameDatabase(current.config, config);
+      const building = build(config, store, opts);
+      reloading = building.catch(() => undefined);
+      const next = await building;
+      if (draining) {
+        next.generation.retire();
+        throw new Error('the server is shutting down');
+      }
+      // Both swaps happen in the same tick: no request sees the new certificate with the old authority.
+      const previous = current;
+      useCertificate(next.secure, next.notAfter);
+      current = next.generation;
+      previous.retire();
+    },
+
+    shutdown() {
+      shuttingDown ??= (async () => {
+        draining = true;
+        clearTimeout(renewTimer);
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        // Idle keep-alive connections go now; busy ones close after their response (draining).
+        server.closeIdleConnections();
+        const cut = setTimeout(() => server.closeAllConnections(), opts.shutdownGraceMs ?? DEFAULT_GRACE_MS);
+        await closed;
+        clearTimeout(cut);
+        await reloading;
+        current.retire();
+        await store.close();
+        log.flush();
+      })();
+      return shuttingDown;
+    },
+  };
+}

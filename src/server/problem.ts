@@ -1,0 +1,71 @@
+/**
+ * Failed requests in step-ca's shape: `{"status":N,"message":"..."}`, with step's wording per
+ * status. The message is what the client sees; the reason is what the log gets. For 401 and 5xx
+ * they differ on purpose: the client learns nothing about why a token was refused.
+ */
+import { CaError, describe } from '../errors.js';
+
+const SEE_LOGS = 'Please see the certificate authority logs for more info.';
+
+export const GENERIC_MESSAGES: Readonly<Record<number, string>> = {
+  400: `The request could not be completed; malformed or missing data. ${SEE_LOGS}`,
+  401: `The request lacked necessary authorization to be completed. ${SEE_LOGS}`,
+  403: `The request was forbidden by the certificate authority. ${SEE_LOGS}`,
+  404: `The requested resource could not be found. ${SEE_LOGS}`,
+  405: `The request method is not allowed for this resource. ${SEE_LOGS}`,
+  500: `The certificate authority encountered an Internal Server Error. ${SEE_LOGS}`,
+};
+
+/** An HTTP failure ready to send: the status, the client's message, and the log's reason. */
+export class HttpProblem extends Error {
+  readonly status: number;
+  /** Extra response headers, e.g. `Allow` on a 405. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Why, for the log line; may say more than the client's message. */
+  readonly reason: string;
+
+  constructor(status: number, message: string, reason = message, headers: Record<string, string> = {}) {
+    super(message);
+    this.name = 'HttpProblem';
+    this.status = status;
+    this.reason = reason;
+    this.headers = headers;
+  }
+}
+
+/** step's detail sentences end in exactly one period. */
+function sentence(detail: string): string {
+  return detail.replace(/[.\s]+$/, '');
+}
+
+/** A 400 with step's prefix: `The request could not be completed: <detail>.` */
+export function badRequest(detail: string, status = 400, reason = detail): HttpProblem {
+  return new HttpProblem(status, `The request could not be completed: ${sentence(detail)}.`, reason);
+}
+
+export function notFound(message: string = GENERIC_MESSAGES[404] as string, reason = 'not found'): HttpProblem {
+  return new HttpProblem(404, message, reason);
+}
+
+export function methodNotAllowed(method: string, allowed: readonly string[]): HttpProblem {
+  return new HttpProblem(405, GENERIC_MESSAGES[405] as string, `method ${method} not allowed`, { Allow: allowed.join(', ') });
+}
+
+/** Turn anything a handler threw into the problem to send, keyed off CaError.status. */
+export function problemFor(err: unknown): HttpProblem {
+  if (err instanceof HttpProblem) return err;
+  if (!(err instanceof CaError)) return new HttpProblem(500, GENERIC_MESSAGES[500] as string, `internal error: ${describe(err)}`);
+  const reason = describe(err);
+  const { status } = err;
+  if (status === 401) return new HttpProblem(401, GENERIC_MESSAGES[401] as string, reason);
+  if (status === 403) return new HttpProblem(403, `The request was forbidden by the certificate authority: ${sentence(err.message)}.`, reason);
+  if (status === 404) return new HttpProblem(404, GENERIC_MESSAGES[404] as string, reason);
+  if (status >= 400 && status < 500) return badRequest(err.message, status, reason);
+  // 5xx and anything odd: the client gets the generic text, the log the cause.
+  return new HttpProblem(status >= 500 && status < 600 ? status : 500, GENERIC_MESSAGES[500] as string, reason);
+}
+
+/** The error body, with the trailing newline Go's JSON encoder writes. */
+export function problemBody(problem: HttpProblem): string {
+  return `${JSON.stringify({ status: problem.status, message: problem.message })}\n`;
+}

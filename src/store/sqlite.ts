@@ -1,0 +1,216 @@
+/**
+ * The embedded store: one SQLite file, `<dataSource>/ca.sqlite`, opened by every server process
+ * (one per core) through its own connection. WAL lets readers and one writer work at once, and
+ * the busy timeout makes writers queue instead of failing; every write is a single statement, so
+ * SQLite's own locking is all the coordination the processes need.
+ *
+ * Writes arriving in the same turn of the event loop share one transaction (group commit): a
+ * commit costs several times a row, and under load many requests reach the store together. Each
+ * caller still learns its own statement's result only after the commit.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { CaError, describe } from '../errors.js';
+import type { IssuedCertificate, Store } from './types.js';
+import { TOKEN_SWEEP_INTERVAL_MS } from './used-tokens.js';
+
+export const SQLITE_FILE = 'ca.sqlite';
+
+/** How long a writer waits for another process's write before giving up (ms). */
+const BUSY_TIMEOUT_MS = 5_000;
+
+const SCHEMA_VERSION = 1;
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS certificates (
+    serial      TEXT PRIMARY KEY,   -- decimal
+    subject     TEXT NOT NULL,
+    sans        TEXT NOT NULL,      -- JSON array of strings
+    provisioner TEXT NOT NULL,
+    not_before  INTEGER NOT NULL,   -- ms since the epoch
+    not_after   INTEGER NOT NULL,
+    pem         TEXT NOT NULL,
+    issued_at   INTEGER NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS certificates_not_after ON certificates (not_after);
+  CREATE TABLE IF NOT EXISTS used_tokens (
+    id         TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL     -- ms since the epoch; the row may go after this
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS used_tokens_expires_at ON used_tokens (expires_at);
+`;
+
+interface CertificateRow {
+  serial: string;
+  subject: string;
+  sans: string;
+  provisioner: string;
+  not_before: number;
+  not_after: number;
+  pem: string;
+}
+
+export interface SqliteStoreOptions {
+  /** Stamp for `issued_at`; the server's clock. Default `() => new Date()`. */
+  now?: () => Date;
+}
+
+/** Open (creating if needed) the store in `dir`, the `db.dataSource` directory of ca.json. */
+export function openSqliteStore(dir: string, options: SqliteStoreOptions = {}): Store {
+  const path = join(dir, SQLITE_FILE);
+  let db: Database.Database;
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+    db.pragma('journal_mode = WAL');
+    // NORMAL in WAL mode survives a crash of the process; only a power loss can drop the last commits.
+    db.pragma('synchronous = NORMAL');
+    migrate(db);
+  } catch (err) {
+    throw new CaError('ERR_FILE_IO', `cannot open the database ${path}: ${describe(err)}`, {
+      cause: err,
+      hint: `check that ${dir} is a writable directory (ca.json "db.dataSource")`,
+    });
+  }
+  return new SqliteStore(db, path, options.now ?? (() => new Date()));
+}
+
+function migrate(db: Database.Database): void {
+  // IMMEDIATE takes the write lock first, so processes starting together create the schema once.
+  db.transaction(() => {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      throw new Error(`it was written by a newer version of ca (schema ${version}, this one knows ${SCHEMA_VERSION})`);
+    }
+    db.exec(SCHEMA);
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}
+
+interface PendingWrite {
+  run: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+class SqliteStore implements Store {
+  private readonly insertCertificate: Database.Statement;
+  private readonly selectCertificate: Database.Statement<[string], CertificateRow>;
+  private readonly insertToken: Database.Statement;
+  private readonly sweepTokens: Database.Statement;
+  private lastSweep = -Infinity;
+  private pending: PendingWrite[] = [];
+  private readonly commitPending: () => void;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly path: string,
+    private readonly now: () => Date,
+  ) {
+    this.insertCertificate = db.prepare(
+      `INSERT INTO certificates (serial, subject, sans, provisioner, not_before, not_after, pem, issued_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.selectCertificate = db.prepare('SELECT * FROM certificates WHERE serial = ?');
+    // One statement decides: a new id is inserted; an id whose row has expired (but was not swept
+    // yet) is taken over; a live id changes nothing, and that is the replay.
+    this.insertToken = db.prepare(
+      `INSERT INTO used_tokens (id, expires_at) VALUES (?, ?)
+       ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at WHERE used_tokens.expires_at <= ?`,
+    );
+    this.sweepTokens = db.prepare('DELETE FROM used_tokens WHERE expires_at <= ?');
+    const commit = db.transaction((writes: PendingWrite[]) => writes.map(attempt));
+    // IMMEDIATE takes the write lock before the first statement: no lock upgrade to fail midway.
+    this.commitPending = () => {
+      const writes = this.pending;
+      this.pending = [];
+      if (writes.length === 0) return;
+      let outcomes: Outcome[];
+      try {
+        outcomes = commit.immediate(writes);
+      } catch (err) {
+        for (const w of writes) w.reject(this.failure(err));
+        return;
+      }
+      writes.forEach((w, i) => {
+        const outcome = outcomes[i]!;
+        if (outcome.ok) w.resolve(outcome.value);
+        else w.reject(this.failure(outcome.error));
+      });
+    };
+  }
+
+  async recordCertificate(cert: IssuedCertificate): Promise<void> {
+    await this.write(() =>
+      this.insertCertificate.run(
+        cert.serial,
+        cert.subject,
+        JSON.stringify(cert.sans),
+        cert.provisioner,
+        cert.notBefore.getTime(),
+        cert.notAfter.getTime(),
+        cert.pem,
+        this.now().getTime(),
+      ),
+    );
+  }
+
+  async useToken(tokenId: string, expiresAt: Date, now: Date): Promise<boolean> {
+    const nowMs = now.getTime();
+    return this.write<boolean>(() => {
+      if (nowMs - this.lastSweep >= TOKEN_SWEEP_INTERVAL_MS) {
+        this.lastSweep = nowMs;
+        this.sweepTokens.run(nowMs);
+      }
+      return this.insertToken.run(tokenId, expiresAt.getTime(), nowMs).changes === 1;
+    });
+  }
+
+  async getCertificate(serial: string): Promise<IssuedCertificate | undefined> {
+    const row = this.selectCertificate.get(serial);
+    if (!row) return undefined;
+    return {
+      serial: row.serial,
+      subject: row.subject,
+      sans: JSON.parse(row.sans) as string[],
+      provisioner: row.provisioner,
+      notBefore: new Date(row.not_before),
+      notAfter: new Date(row.not_after),
+      pem: row.pem,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.pending.length > 0) this.commitPending();
+    if (this.db.open) this.db.close();
+  }
+
+  /** Queue a write for the next group commit; resolves with its result once committed. */
+  private write<T>(run: () => T): Promise<T> {
+    if (!this.db.open) return Promise.reject(this.failure(new Error('the store is closed')));
+    return new Promise<T>((resolve, reject) => {
+      if (this.pending.length === 0) setImmediate(this.commitPending);
+      this.pending.push({ run, resolve: resolve as (value: unknown) => void, reject });
+    });
+  }
+
+  private failure(err: unknown): CaError {
+    const code = (err as { code?: string }).code ?? '';
+    const busy = code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED');
+    return new CaError('ERR_INTERNAL', `${busy ? 'the database is busy' : 'cannot write to the database'} ${this.path}: ${describe(err)}`, {
+      status: busy ? 503 : 500,
+      cause: err,
+    });
+  }
+}
+
+/** Run one write inside the shared transaction; a failing statement is undone alone and reported to its caller. */
+function attempt(write: PendingWrite): Outcome {
+  try {
+    return { ok: true, value: write.run() };
+  } catch (error) {
+    return { ok: false, error };
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * A real CA for server tests (and the bench): a temporary $CA_PATH made by the real `ca init` and
+ * `ca provisioner add` against the real test IdP, a real `ca serve` child process (bin/ca, so
+ * `npm run build` first), and HTTPS requests that trust only the CA's root.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID, webcrypto } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { Agent, request, type RequestOptions } from 'node:https';
+import type { IncomingHttpHeaders } from 'node:http';
+import { x509 } from '../../src/pki/crypto.js';
+import type { TestIdp } from '../fixtures/idp.js';
+import { CA_BIN, runCli, type CliResult } from '../helpers/run-cli.js';
+import { testdir } from '../helpers/testdir.js';
+
+export const PASSWORD = 'server-test-password';
+export const PROVISIONER = 'TestIdP';
+export const CLIENT_ID = 'ca-cli';
+
+export interface CaHome {
+  dir: string;
+  caPath: string;
+  configPath: string;
+  passwordFile: string;
+  rootFile: string;
+  intermediateFile: string;
+  rootPem: string;
+  env: NodeJS.ProcessEnv;
+  /** Run bin/ca with this CA_PATH; fails the test on a non-zero exit unless allowFail. */
+  cli(args: string[], opts?: { allowFail?: boolean }): Promise<CliResult>;
+  cleanup(): Promise<void>;
+}
+
+/** `ca init` on 127.0.0.1:0 and an OIDC provisioner for the IdP's `ca-cli` client. */
+export async function createCaHome(idp: TestIdp, opts: { address?: string } = {}): Promise<CaHome> {
+  const d = await testdir({ 'pw.txt': `${PASSWORD}\n` });
+  const caPath = d.path('ca');
+  const env = { CA_PATH: caPath };
+  const cli = async (args: string[], o: { allowFail?: boolean } = {}): Promise<CliResult> => {
+    const res = await runCli(args, { env });
+    if (res.code !== 0 && !o.allowFail) throw new Error(`ca ${args.join(' ')} exited ${res.code}: ${res.stderr}`);
+    return res;
+  };
+  await cli(['init', '--name', 'Server Test', '--dns', 'localhost', '--dns', '127.0.0.1', '--address', opts.address ?? '127.0.0.1:0', '--password-file', d.path('pw.txt')]);
+  await cli(['provisioner', 'add', PROVISIONER, '--client-id', CLIENT_ID, '--client-secret', 'ca-cli-secret', '--configuration-endpoint', idp.discoveryUrl]);
+  const rootFile = `${caPath}/certs/root_ca.crt`;
+  return {
+    dir: d.dir,
+    caPath,
+    configPath: `${caPath}/config/ca.json`,
+    passwordFile: d.path('pw.txt'),
+    rootFile,
+    intermediateFile: `${caPath}/certs/intermediate_ca.crt`,
+    rootPem: await readFile(rootFile, 'utf8'),
+    env,
+    cli,
+    cleanup: d.cleanup,
+  };
+}
+
+export interface Response {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+export interface Serving {
+  child: ChildProcess;
+  port: number;
+  /** Everything the server wrote to stderr so far. */
+  stderr(): string;
+  /** Every JSON line the server wrote to stdout so far. */
+  logLines(): Record<string, unknown>[];
+  stdout(): string;
+  /** The log line of a request, once written (lines are written after the response). */
+  logLine(requestId: unknown, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** Resolves once stderr matches (e.g. a reload finished). */
+  waitForStderr(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  /** Resolves when the process has exited. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  agent: Agent;
+  request(method: string, path: string, opts?: { body?: string | Buffer; headers?: Record<string, string> }): Promise<Response>;
+  /** Send a signal and wait for the exit. */
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export interface ServeOptions {
+  workers?: number;
+  args?: string[];
+  /** Keep stdout (the request log) in memory; the bench turns this off. */
+  captureStdout?: boolean;
+  /** How many sockets the keep-alive agent may open. */
+  maxSockets?: number;
+  startTimeoutMs?: number;
+}
+
+/** Spawn `ca serve` and wait for `Serving HTTPS on <addr> ...`. */
+export async function startServe(home: CaHome, opts: ServeOptions = {}): Promise<Serving> {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: '/nonexistent-home', ...home.env, CA_WORKERS: String(opts.workers ?? 2) };
+  const args = opts.args ?? ['--password-file', home.passwordFile];
+  const capture = opts.captureStdout ?? true;
+  const child = spawn(process.execPath, [CA_BIN, 'serve', ...args], { env, stdio: ['ignore', capture ? 'pipe' : 'ignore', 'pipe'] });
+  let stderr = '';
+  let stdout = '';
+  const watchers = new Set<() => void>();
+  child.stderr?.on('data', (c: Buffer) => {
+    stderr += c.toString();
+    watchers.forEach((w) => w());
+  });
+  child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+
+  const waitForStderr = (pattern: RegExp, timeoutMs = 30_000): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (!pattern.test(stderr)) return;
+        done();
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`timed out waiting for ${pattern} in ca serve's stderr:\n${stderr}`));
+      }, timeoutMs);
+      const done = (): void => {
+        clearTimeout(timer);
+        watchers.delete(check);
+      };
+      watchers.add(check);
+      void exited.then(() => {
+        if (!watchers.has(check)) return;
+        done();
+        reject(new Error(`ca serve exited while waiting for ${pattern}:\n${stderr}`));
+      });
+      check();
+    });
+
+  try {
+    await waitForStderr(/Serving HTTPS on \S+ \.\.\./, opts.startTimeoutMs ?? 60_000);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  const port = Number(/Serving HTTPS on \S*:(\d+) \.\.\./.exec(stderr)?.[1]);
+  const agent = new Agent({ keepAlive: true, ca: home.rootPem, maxSockets: opts.maxSockets ?? 16 });
+
+  return {
+    child,
+    port,
+    stderr: () => stderr,
+    stdout: () => stdout,
+    logLines: () => parseLines(stdout),
+    waitForStderr,
+    async logLine(requestId, timeoutMs = 5_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const line = parseLines(stdout).find((l) => l.requestId === requestId);
+        if (line) return line;
+        if (Date.now() > deadline) throw new Error(`no log line for request ${String(requestId)}:\n${stdout}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    },
+    exited,
+    agent,
+    request: (method, path, o = {}) => send({ host: '127.0.0.1', port, method, path, agent, headers: o.headers }, o.body),
+    async stop(signal = 'SIGTERM') {
+      agent.destroy();
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+function parseLines(text: string): Record<string, unknown>[] {
+  return text
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** One HTTPS request; the body is collected as text. */
+export function send(options: RequestOptions, body?: string | Buffer): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const req = request(options, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+export function json(res: Response): Record<string, unknown> {
+  return JSON.parse(res.body) as Record<string, unknown>;
+}
+
+/** A fresh ID token from the IdP's own key, as a login would give (unique nonce, so single use). */
+export function mintToken(idp: TestIdp, claims: Record<string, unknown> = {}): Promise<string> {
+  return idp.signToken({ nonce: randomUUID(), email: 'alice@example.com', email_verified: true, ...claims });
+}
+
+/** A CSR for a fresh P-256 key, made in process (cheaper than openssl when tests need hundreds). */
+export async function makeCsr(commonName = 'alice@example.com'): Promise<string> {
+  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: `CN=${commonName}`, keys, signingAlgorithm: alg });
+  return csr.toString('pem');
+}
+
+export function signJson(csr: string, ott: string): string {
+  return JSON.stringify({ csr, ott, notBefore: '', notAfter: '' });
+}

@@ -1,0 +1,200 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { CaError } from '../../src/errors.js';
+import { openMemoryStore, openSqliteStore, openStore, SQLITE_FILE, type IssuedCertificate, type Store } from '../../src/store/index.js';
+import { testdir } from '../helpers/testdir.js';
+
+const HOUR = 3_600_000;
+const t0 = new Date('2026-03-01T12:00:00Z');
+const at = (ms: number) => new Date(t0.getTime() + ms);
+
+function certificate(serial: string): IssuedCertificate {
+  return {
+    serial,
+    subject: 'CN=user-alice',
+    sans: ['alice@example.com', 'https://idp.example#user-alice'],
+    provisioner: 'Google',
+    notBefore: at(-60_000),
+    notAfter: at(24 * HOUR),
+    pem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
+  };
+}
+
+function usedTokenRows(dir: string): { id: string; expires_at: number }[] {
+  const db = new Database(join(dir, SQLITE_FILE), { readonly: true });
+  try {
+    return db.prepare('SELECT id, expires_at FROM used_tokens ORDER BY id').all() as { id: string; expires_at: number }[];
+  } finally {
+    db.close();
+  }
+}
+
+/** The same rules hold for both stores. */
+function storeRules(name: string, open: (dir: string) => Store) {
+  describe(`${name} store`, () => {
+    test('records certificates and reads them back', async (t) => {
+      const d = await testdir();
+      t.after(d.cleanup);
+      const store = open(d.dir);
+      t.after(() => store.close());
+      await store.recordCertificate(certificate('123456789012345678901234567890'));
+      assert.deepEqual(await store.getCertificate('123456789012345678901234567890'), certificate('123456789012345678901234567890'));
+      assert.equal(await store.getCertificate('42'), undefined);
+      await assert.rejects(store.recordCertificate(certificate('123456789012345678901234567890')), 'a serial is recorded once');
+    });
+
+    test('a token is used once until it expires, then may be used again', async (t) => {
+      const d = await testdir();
+      t.after(d.cleanup);
+      const store = open(d.dir);
+      t.after(() => store.close());
+      assert.equal(await store.useToken('nonce-1', at(HOUR), t0), true);
+      assert.equal(await store.useToken('nonce-1', at(HOUR), at(1000)), false, 'replay');
+      assert.equal(await store.useToken('nonce-2', at(HOUR), at(1000)), true, 'another token');
+      assert.equal(await store.useToken('nonce-1', at(2 * HOUR), at(HOUR - 1)), false, 'still live a moment before expiry');
+      assert.equal(await store.useToken('nonce-1', at(2 * HOUR), at(HOUR)), true, 'expired rows do not block');
+    });
+
+    test('concurrent uses of one token: exactly one wins', async (t) => {
+      const d = await testdir();
+      t.after(d.cleanup);
+      const store = open(d.dir);
+      t.after(() => store.close());
+      const results = await Promise.all(Array.from({ length: 20 }, () => store.useToken('same', at(HOUR), t0)));
+      assert.equal(results.filter(Boolean).length, 1);
+    });
+  });
+}
+
+storeRules('SQLite', (dir) => openSqliteStore(dir));
+storeRules('memory', () => openMemoryStore());
+
+describe('SQLite store on disk', () => {
+  test('creates <dir>/ca.sqlite in WAL mode, the directory 0700', async (t) => {
+    const d = await testdir();
+    t.after(d.cleanup);
+    const dir = d.path('db/nested');
+    const store = openSqliteStore(dir);
+    await store.close();
+    assert.equal((await stat(dir)).mode & 0o777, 0o700);
+    const db = new Database(join(dir, SQLITE_FILE), { readonly: true });
+    t.after(() => db.close());
+    assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+    assert.equal(db.pragma('user_version', { simple: true }), 1);
+  });
+
+  test('used tokens and certificates survive closing and reopening', async (t) => {
+    const d = await testdir();
+    t.after(d.cleanup);
+    const first = openSqliteStore(d.dir);
+    assert.equal(await first.useToken('nonce-1', at(HOUR), t0), true);
+    await first.recordCertificate(certificate('77'));
+    await first.close();
+
+    const second = openSqliteStore(d.dir);
+    t.after(() => second.close());
+    assert.equal(await second.useToken('nonce-1', at(HOUR), at(1000)), false, 'the replay is still caught');
+    assert.equal((await second.getCertificate('77'))?.subject, 'CN=user-alice');
+  });
+
+  test('expired used-token rows are swept, at most once a minute', async (t) => {
+    const d = await testdir();
+    t.after(d.cleanup);
+    const store = openSqliteStore(d.dir);
+    t.after(() => store.close());
+    await store.useToken('short', at(10_000), t0);
+    await store.useToken('long', at(HOUR), t0);
+    await store.useToken('other', at(HOUR), at(30_000));
+    assert.deepEqual(usedTokenRows(d.dir).map((r) => r.id), ['long', 'other', 'short'], 'no sweep within the minute');
+    await store.useToken('later', at(2 * HOUR), at(61_000));
+    assert.deepEqual(usedTokenRows(d.dir).map((r) => r.id), ['later', 'long', 'other'], 'the expired row is gone');
+    assert.equal(usedTokenRows(d.dir).find((r) => r.id === 'long')?.expires_at, at(HOUR).getTime());
+  });
+
+  test('two connections (as two server processes have) share the replay record', async (t) => {
+    const d = await testdir();
+    t.after(d.cleanup);
+    const a = openSqliteStore(d.dir);
+    const b = openSqliteStore(d.dir);
+    t.after(async () => {
+      await a.close();
+      await b.close();
+    });
+    const ids = Array.from({ length: 50 }, (_, i) => `token-${i}`);
+    const results = await Promise.all(ids.flatMap((id) => [a.useToken(id, at(HOUR), t0), b.useToken(id, at(HOUR), t0)]));
+    for (let i = 0; i < ids.length; i++) assert.equal(Number(results[2 * i]) + Number(results[2 * i + 1]), 1, ids[i]);
+  });
+
+  test('separate processes racing on the same tokens: each token wins exactly once', async (t) => {
+    const d = await testdir();
+    t.after(d.cleanup);
+    await openSqliteStore(d.dir).close();
+    const race = fileURLToPath(new URL('./race-worker.ts', import.meta.url));
+    const runWorker = () =>
+      new Promise<string[]>((resolve, reject) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', race, d.dir, '300'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+        child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+        child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out) as string[]) : reject(new Error(err))));
+      });
+    const [first, second, third] = await Promise.all([runWorker(), runWorker(), runWorker()]);
+    const wins = [...first!, ...second!, ...third!];
+    assert.equal(wins.length, 300, 'every token won once in total');
+    assert.equal(new Set(wins).size, 300, 'no token won twice');
+  });
+
+  test('a file that is not a database is a clear error', async (t) => {
+    const d = await testdir({ 'db/ca.sqlite': 'this is not sqlite, just text long enough to have a header...........................................' });
+    t.after(d.cleanup);
+    assert.throws(() => openSqliteStore(d.path('db')), (err: unknown) => {
+      assert.ok(err instanceof CaError);
+      assert.equal(err.code, 'ERR_FILE_IO');
+      assert.match(err.message, /cannot open the database .*ca\.sqlite/);
+      return true;
+    });
+  });
+
+  test('writes after close are refused', async (t) => {
+    const d = await testdir();
+    t.after(d.cleanup);
+    const store = openSqliteStore(d.dir);
+    await store.close();
+    await assert.rejects(store.useToken('x', at(HOUR), t0), /the store is closed/);
+  });
+});
+
+describe('openStore', () => {
+  test('SQLite in db.dataSource (relative to $CA_PATH), whatever the type says', async (t) => {
+    const d = await testdir();
+    t.after(d.cleanup);
+    const store = await openStore({ db: { type: 'badgerv2', dataSource: 'data', badgerFileLoadingMode: '' } }, d.dir);
+    await store.useToken('n', at(HOUR), t0);
+    await store.close();
+    assert.equal(usedTokenRows(d.path('data')).length, 1);
+  });
+
+  test('SQLite in $CA_PATH/db when dataSource is empty', async (t) => {
+    const d = await testdir();
+    t.after(d.cleanup);
+    const store = await openStore({ db: { type: 'sqlite' } }, d.dir);
+    await store.useToken('n', at(HOUR), t0);
+    await store.close();
+    assert.equal(usedTokenRows(d.path('db')).length, 1);
+  });
+
+  test('in memory without a db, with the same replay rule', async (t) => {
+    const d = await testdir();
+    t.after(d.cleanup);
+    const store = await openStore({}, d.dir);
+    assert.equal(await store.useToken('n', at(HOUR), t0), true);
+    assert.equal(await store.useToken('n', at(HOUR), t0), false);
+    await store.close();
+  });
+});
