@@ -7,7 +7,8 @@ import { CancelError, missingFlag } from '../errors.js';
 export interface Prompter {
   /** False when stdin is not a terminal or CI=true: then every question becomes an error. */
   readonly interactive: boolean;
-  input(message: string, opts: { flag: string; default?: string; validate?: (v: string) => true | string }): Promise<string>;
+  /** `signal` withdraws the question, e.g. when a browser finished a login the user was asked to paste. */
+  input(message: string, opts: { flag: string; default?: string; validate?: (v: string) => true | string; signal?: AbortSignal }): Promise<string>;
   password(message: string, opts: { flag: string; validate?: (v: string) => true | string }): Promise<string>;
   confirm(message: string, opts: { flag: string; default?: boolean }): Promise<boolean>;
   select<T>(message: string, choices: { name: string; value: T }[], opts: { flag: string }): Promise<T>;
@@ -18,11 +19,12 @@ function isPromptExit(err: unknown): boolean {
   return err instanceof Error && (err.name === 'ExitPromptError' || err.name === 'AbortPromptError');
 }
 
-async function ask<T>(question: Record<string, unknown>): Promise<T> {
+async function ask<T>(question: Record<string, unknown>, signal?: AbortSignal): Promise<T> {
   const { default: inquirer } = await import('inquirer');
   try {
+    const prompt = inquirer.createPromptModule(signal ? { signal } : {});
     // inquirer's question union is wide; we build each question ourselves and read one answer.
-    const answers = (await inquirer.prompt([{ ...question, name: 'value' }] as never)) as { value: T };
+    const answers = (await prompt([{ ...question, name: 'value' }] as never)) as { value: T };
     return answers.value;
   } catch (err) {
     if (isPromptExit(err)) throw new CancelError();
@@ -37,7 +39,7 @@ export function inquirerPrompter(interactive: boolean): Prompter {
   return {
     interactive,
     input: async (message, o) =>
-      interactive ? ask<string>({ type: 'input', message, default: o.default, validate: o.validate }) : refuse(o.flag),
+      interactive ? ask<string>({ type: 'input', message, default: o.default, validate: o.validate }, o.signal) : refuse(o.flag),
     password: async (message, o) =>
       interactive ? ask<string>({ type: 'password', mask: '*', message, validate: o.validate }) : refuse(o.flag),
     confirm: async (message, o) =>

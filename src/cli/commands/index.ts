@@ -12,4 +12,5 @@ export const commandTable: { name: string; load: () => Promise<CommandModule> }[
   { name: 'inspect', load: () => import('./inspect.js') },
   { name: 'fingerprint', load: () => import('./fingerprint.js') },
   { name: 'serve', load: () => import('./serve.js') },
+  { name: 'oauth', load: () => import('./oauth.js') },
 ];
