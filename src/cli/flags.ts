@@ -35,3 +35,11 @@ export async function readPasswordFile(path: string): Promise<string> {
   if (!password) throw new CaError('ERR_PASSWORD', `the password file ${path} is empty`);
   return password;
 }
+
+/** `--ca-url` and `--root`, with their CA_URL / CA_ROOT twins. */
+export function caUrlOption(): Option {
+  return new Option('--ca-url <url>', "the CA's URL (default: from $CA_PATH/config/defaults.json)").env('CA_URL');
+}
+export function rootOption(): Option {
+  return new Option('--root <file>', "the CA's root certificate to trust (default: $CA_PATH/certs/root_ca.crt)").env('CA_ROOT');
+}

@@ -13,4 +13,9 @@ export const commandTable: { name: string; load: () => Promise<CommandModule> }[
   { name: 'fingerprint', load: () => import('./fingerprint.js') },
   { name: 'serve', load: () => import('./serve.js') },
   { name: 'oauth', load: () => import('./oauth.js') },
+  { name: 'certificate', load: () => import('./certificate.js') },
+  { name: 'bootstrap', load: () => import('./bootstrap.js') },
+  { name: 'root', load: () => import('./root.js') },
+  { name: 'roots', load: () => import('./roots.js') },
+  { name: 'health', load: () => import('./health.js') },
 ];

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import type { Ctx } from '../../context.js';
-import { caConfigOption, caConfigPath } from '../../flags.js';
+import { caConfigOption, caConfigPath, caUrlOption, rootOption } from '../../flags.js';
+import { resolveCaTarget } from '../../../client/target.js';
 import { result } from '../../output.js';
 import { provisionersOf, readCaConfig, type ProvisionerJson } from '../../../config/ca-config.js';
 import { isOidc } from '../../../config/provisioner.js';
@@ -8,6 +9,9 @@ import { isOidc } from '../../../config/provisioner.js';
 export interface ListOptions {
   json: boolean;
   configPath: string;
+  /** Ask a running CA instead of reading ca.json. */
+  caUrl?: string;
+  root?: string;
 }
 
 /** The one-line identity of a provisioner, as step labels it in its picker. */
@@ -33,15 +37,21 @@ export function formatTable(rows: string[][], tty: boolean): string {
   return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd()).join('\n');
 }
 
-export async function listRun(opts: ListOptions, ctx: Pick<Ctx, 'io'>): Promise<void> {
-  const list = provisionersOf(await readCaConfig(opts.configPath));
+async function load(opts: ListOptions, ctx: Pick<Ctx, 'env' | 'caPath'>): Promise<ProvisionerJson[]> {
+  if (!opts.caUrl) return provisionersOf(await readCaConfig(opts.configPath));
+  const { client } = await resolveCaTarget({ caUrl: opts.caUrl, root: opts.root }, ctx);
+  return client.provisioners();
+}
+
+export async function listRun(opts: ListOptions, ctx: Pick<Ctx, 'io' | 'env' | 'caPath'>): Promise<void> {
+  const list = await load(opts, ctx);
   if (opts.json) {
     // step prints the array with three-space indentation; scripts may compare against it.
     result(ctx.io, JSON.stringify(list, null, 3));
     return;
   }
   if (list.length === 0) {
-    ctx.io.stderr.write(`No provisioners in ${opts.configPath}; add one with 'ca provisioner add NAME --type OIDC ...'\n`);
+    ctx.io.stderr.write(`No provisioners in ${opts.caUrl ?? opts.configPath}; add one with 'ca provisioner add NAME --type OIDC ...'\n`);
     return;
   }
   const rows = list.map((p) => [p.name, p.type, credential(p), rules(p)]);
@@ -51,11 +61,15 @@ export async function listRun(opts: ListOptions, ctx: Pick<Ctx, 'io'>): Promise<
 export function create(ctx: Ctx, run = listRun): Command {
   return new Command('list')
     .summary('list the provisioners in ca.json')
-    .description("List the provisioners of the CA configuration. --json prints them exactly as 'step ca provisioner list' does.")
+    .description(
+      "List the provisioners of the CA configuration, or of a running CA with --ca-url (or CA_URL). --json prints them exactly as 'step ca provisioner list' does.",
+    )
     .option('--json', 'print the provisioners as JSON (as stored, secrets included)', false)
     .addOption(caConfigOption())
-    .addHelpText('after', `\nExamples:\n  $ ca provisioner list\n  $ ca provisioner list --json | jq -r '.[].name'`)
-    .action(async (o: { json: boolean; caConfig?: string }) => {
-      await run({ json: Boolean(o.json), configPath: caConfigPath(ctx, o.caConfig) }, ctx);
+    .addOption(caUrlOption())
+    .addOption(rootOption())
+    .addHelpText('after', `\nExamples:\n  $ ca provisioner list\n  $ ca provisioner list --json | jq -r '.[].name'\n  $ ca provisioner list --ca-url https://ca.example.com:8443`)
+    .action(async (o: { json: boolean; caConfig?: string; caUrl?: string; root?: string }) => {
+      await run({ json: Boolean(o.json), configPath: caConfigPath(ctx, o.caConfig), caUrl: o.caUrl, root: o.root }, ctx);
     });
 }

@@ -1,0 +1,82 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { Command, Option } from 'commander';
+import { CaError, UsageError } from '../../errors.js';
+import type { Ctx } from '../context.js';
+import { status } from '../output.js';
+import { writeFileAtomic } from '../../config/atomic.js';
+import { CaClient } from '../../client/ca-client.js';
+import { makeFetch } from '../../client/http.js';
+import { defaultsPath, normalizeCaUrl, readDefaults } from '../../client/target.js';
+import { parsePem } from '../../pki/pem.js';
+import { fingerprint as sha256Fingerprint } from '../../pki/fingerprint.js';
+
+export interface BootstrapOptions {
+  caUrl: string;
+  fingerprint: string;
+  force: boolean;
+}
+
+type BootstrapCtx = Pick<Ctx, 'io' | 'env' | 'caPath' | 'prompter'>;
+
+/** step accepts fingerprints with or without dashes/colons, any case. */
+export function normalizeFingerprint(value: string): string {
+  const fp = value.replace(/[-:\s]/g, '').toLowerCase();
+  if (!/^[0-9a-f]{64}$/.test(fp)) {
+    throw new UsageError(`invalid value '${value}' for flag '--fingerprint': expected the root's SHA-256 fingerprint (64 hex digits)`, {
+      hint: "on the CA, 'ca fingerprint $CA_PATH/certs/root_ca.crt' prints it",
+    });
+  }
+  return fp;
+}
+
+/** Write `path` unless it already holds something else, which needs --force or a yes. */
+async function writeChecked(path: string, content: string, mode: number, force: boolean, ctx: BootstrapCtx): Promise<void> {
+  if (!force && existsSync(path) && (await readFile(path, 'utf8')) !== content) {
+    const yes = await ctx.prompter.confirm(`Would you like to overwrite ${path}?`, { flag: '--force' });
+    if (!yes) throw new CaError('ERR_FILE_EXISTS', `${path} already exists`, { hint: 'pass --force to overwrite it' });
+  }
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  await writeFileAtomic(path, content, mode);
+}
+
+export async function bootstrapRun(opts: BootstrapOptions, ctx: BootstrapCtx): Promise<void> {
+  const caUrl = normalizeCaUrl(opts.caUrl);
+  const expected = normalizeFingerprint(opts.fingerprint);
+  // Trust nothing yet: the root is pinned by its fingerprint instead, as step does.
+  const client = new CaClient(caUrl, makeFetch({ env: ctx.env, insecure: true }));
+  const pem = await client.root(expected);
+  const blocks = parsePem(pem, `the root from ${caUrl}`).filter((b) => b.label === 'CERTIFICATE');
+  const der = blocks[0]?.der;
+  if (!der || sha256Fingerprint(der) !== expected) {
+    throw new CaError('ERR_CERT_INVALID', 'root certificate fingerprint does not match', {
+      hint: 'check the fingerprint with the CA admin: someone may be intercepting the connection',
+    });
+  }
+  const rootPath = join(ctx.caPath, 'certs', 'root_ca.crt');
+  const configPath = defaultsPath(ctx.caPath);
+  const defaults = { ...(await readDefaults(ctx.caPath)), 'ca-url': caUrl, fingerprint: expected, root: rootPath };
+  await writeChecked(rootPath, pem.endsWith('\n') ? pem : `${pem}\n`, 0o600, opts.force, ctx);
+  await writeChecked(configPath, `${JSON.stringify(defaults, null, 2)}\n`, 0o600, true, ctx);
+  status(ctx.io, `The root certificate has been saved in ${rootPath}.`);
+  status(ctx.io, `The authority configuration has been saved in ${configPath}.`);
+}
+
+export function create(ctx: Ctx, run = bootstrapRun): Command {
+  return new Command('bootstrap')
+    .summary("trust a CA: fetch its root, check the fingerprint, save the CA's URL")
+    .description(
+      "Fetch the root certificate of a CA, check it against the fingerprint the CA admin gave you, and save it with the CA's URL in $CA_PATH (certs/root_ca.crt and config/defaults.json), as 'step ca bootstrap' does. After that no command needs --ca-url or --root.",
+    )
+    .addOption(new Option('--ca-url <url>', "the CA's URL, e.g. https://ca.example.com").env('CA_URL').makeOptionMandatory())
+    .addOption(new Option('--fingerprint <sha256>', "the root's SHA-256 fingerprint, from the CA admin ('ca fingerprint root_ca.crt')").env('CA_FINGERPRINT').makeOptionMandatory())
+    .option('-f, --force', 'overwrite an existing, different root without asking', false)
+    .addHelpText(
+      'after',
+      `\nExamples:\n  $ ca bootstrap --ca-url https://ca.example.com --fingerprint 2da8705e6877d186ece7ec2e71722c46c52f81d9d7959ab52e8dcc82c2938ff3\n  $ CA_PATH=~/.ca-lab ca bootstrap --ca-url ca.lab.internal:8443 --fingerprint 2da87...`,
+    )
+    .action(async (o: { caUrl: string; fingerprint: string; force: boolean }) => {
+      await run({ caUrl: o.caUrl, fingerprint: o.fingerprint, force: Boolean(o.force) }, ctx);
+    });
+}

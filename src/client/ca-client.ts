@@ -1,0 +1,102 @@
+import { CaError } from '../errors.js';
+
+/** A provisioner as GET /provisioners returns it (step-ca's JSON). */
+export interface RemoteProvisioner {
+  type: string;
+  name: string;
+  clientID?: string;
+  clientSecret?: string;
+  configurationEndpoint?: string;
+  listenAddress?: string;
+  scopes?: string[];
+  authParams?: string[];
+  tenantID?: string;
+  key?: { kid?: string };
+  state?: string;
+  [key: string]: unknown;
+}
+
+export interface SignResult {
+  crt: string;
+  ca: string;
+  certChain?: string[];
+}
+
+/**
+ * step-ca's HTTP API as a client uses it, and nothing more: every call here works against a real
+ * step-ca too. `fetch` already trusts the CA's root and honours the proxy.
+ */
+export class CaClient {
+  readonly url: string;
+
+  constructor(
+    caUrl: string,
+    private readonly fetch: typeof globalThis.fetch,
+    private readonly timeoutMs = 30_000,
+  ) {
+    this.url = caUrl.replace(/\/+$/, '');
+  }
+
+  private async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: T }> {
+    const res = await this.fetch(`${this.url}${path}`, {
+      method,
+      headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(this.timeoutMs),
+    });
+    const text = await res.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    if (!res.ok) {
+      const message = (parsed as { message?: string } | undefined)?.message ?? (text.trim().slice(0, 200) || res.statusText);
+      throw new CaError('ERR_CA_RESPONSE', `the CA at ${this.url} answered ${res.status}: ${message}`, {
+        status: res.status,
+        hint: res.status === 401 ? 'log in again; the CA log has the exact reason' : undefined,
+      });
+    }
+    if (parsed === undefined) {
+      throw new CaError('ERR_CA_RESPONSE', `the CA at ${this.url} sent a response that is not JSON for ${path}`, {
+        hint: 'check that --ca-url points at the CA and not at another service',
+      });
+    }
+    return { status: res.status, body: parsed as T };
+  }
+
+  async health(): Promise<string> {
+    return (await this.call<{ status: string }>('GET', '/health')).body.status;
+  }
+
+  async roots(): Promise<string[]> {
+    return (await this.call<{ crts: string[] }>('GET', '/roots')).body.crts ?? [];
+  }
+
+  /** GET /root/{sha256}: the root with that fingerprint. */
+  async root(fingerprint: string): Promise<string> {
+    return (await this.call<{ ca: string }>('GET', `/root/${encodeURIComponent(fingerprint)}`)).body.ca;
+  }
+
+  /** Every provisioner, following step-ca's cursor pages. */
+  async provisioners(): Promise<RemoteProvisioner[]> {
+    const all: RemoteProvisioner[] = [];
+    let cursor = '';
+    for (let page = 0; page < 1000; page++) {
+      const { body } = await this.call<{ provisioners: RemoteProvisioner[]; nextCursor: string }>(
+        'GET',
+        `/provisioners?cursor=${encodeURIComponent(cursor)}&limit=100`,
+      );
+      all.push(...(body.provisioners ?? []));
+      cursor = body.nextCursor ?? '';
+      if (!cursor) break;
+    }
+    return all;
+  }
+
+  async sign(req: { csr: string; ott: string; notBefore?: string; notAfter?: string }): Promise<SignResult> {
+    // step's client always sends both times, empty when unset.
+    return (await this.call<SignResult>('POST', '/sign', { csr: req.csr, ott: req.ott, notBefore: req.notBefore ?? '', notAfter: req.notAfter ?? '' })).body;
+  }
+}
