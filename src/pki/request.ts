@@ -26,10 +26,13 @@ export function classifyName(value: string): RequestNames['sans'][number] {
 /**
  * The names step puts in an OIDC certificate request: for your own email, CN = sub and SANs =
  * email + `iss#sub`; otherwise CN = the subject and SANs = --san values (or the subject).
+ * Unlike step, a SUBJECT equal to the token's `sub` is treated as "myself" too: CI tokens
+ * (GitHub Actions, GitLab) carry no email, and `sub` itself is no usable SAN.
  */
 export function oidcRequestNames(subject: string, sans: string[], id: TokenIdentity): RequestNames {
-  if (sans.length === 0 && id.email && subject.toLowerCase() === id.email.toLowerCase()) {
-    const names: RequestNames['sans'] = [{ type: 'email', value: id.email }];
+  const isEmail = id.email !== undefined && subject.toLowerCase() === id.email.toLowerCase();
+  if (sans.length === 0 && (isEmail || subject === id.sub)) {
+    const names: RequestNames['sans'] = id.email ? [{ type: 'email', value: id.email }] : [];
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(id.iss)) names.push({ type: 'url', value: `${id.iss}#${id.sub}` });
     return { commonName: id.sub, sans: names };
   }

@@ -17,6 +17,15 @@ test('your own email: CN = sub, SANs = email + iss#sub, as step builds it', () =
   });
 });
 
+test('your own sub (CI tokens have no email): CN = sub, SAN = iss#sub only (stricter than step)', () => {
+  const ci = { sub: 'repo:acme/api:ref:refs/heads/main', iss: 'https://token.actions.githubusercontent.com' };
+  assert.deepEqual(oidcRequestNames(ci.sub, [], ci), {
+    commonName: ci.sub,
+    sans: [{ type: 'url', value: 'https://token.actions.githubusercontent.com#repo:acme/api:ref:refs/heads/main' }],
+  });
+  assert.deepEqual(oidcRequestNames('1154493', [], alice).sans.map((s) => s.type), ['email', 'url']);
+});
+
 test('another subject or --san: CN = subject, SANs by their look', () => {
   assert.deepEqual(oidcRequestNames('api.internal', [], alice), { commonName: 'api.internal', sans: [{ type: 'dns', value: 'api.internal' }] });
   assert.deepEqual(oidcRequestNames('svc', ['10.0.0.7', 'svc.internal', 'spiffe://x/y', 'ops@x.com', '[::1]'], alice).sans, [
