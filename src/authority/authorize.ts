@@ -20,7 +20,9 @@ export interface AuthorizeContext {
   provisioners: ProvisionerIndex;
   /**
    * Tokens issued before this time (ms, whole seconds) are refused, as step-ca refuses tokens
-   * from before its start or last reload; undefined with `authority.disableIssuedAtCheck`.
+   * from before its start; undefined with `authority.disableIssuedAtCheck`. Unlike step-ca a
+   * reload keeps the time: the used-token record survives it, and a token minted a moment before
+   * an admin's SIGHUP must still work.
    */
   notIssuedBefore: number | undefined;
 }
@@ -73,7 +75,13 @@ export function findProvisioner(claims: JWTPayload, index: ProvisionerIndex): Oi
   throw unauthorized(`provisioner not found or invalid audience (azp ${JSON.stringify(claims.azp ?? null)}, aud ${JSON.stringify(claims.aud ?? null)})${why}`);
 }
 
-function tokenId(token: string, claims: JWTPayload): string {
+/**
+ * The single-use key: the nonce, else a hash of the signed part only. The signature's base64url
+ * has spare bits that verify either way, so hashing the whole token would let one token pass as
+ * several.
+ */
+export function tokenId(token: string, claims: JWTPayload): string {
   const nonce = claims.nonce;
-  return typeof nonce === 'string' && nonce !== '' ? nonce : createHash('sha256').update(token).digest('hex');
+  if (typeof nonce === 'string' && nonce !== '') return nonce;
+  return createHash('sha256').update(token.slice(0, token.lastIndexOf('.'))).digest('hex');
 }

@@ -60,7 +60,7 @@ export async function buildAuthority(opts: AuthorityOptions): Promise<Authority>
     othersByName: new Map(listed.filter((p) => !isOidc(p)).map((p) => [p.name, p.type])),
   };
 
-  const startedAt = Math.floor(opts.now().getTime() / 1000) * 1000;
+  const startedAt = Math.floor((opts.startedAt ?? opts.now()).getTime() / 1000) * 1000;
   const signing: SignContext = {
     provisioners: index,
     notIssuedBefore: config.authority?.disableIssuedAtCheck === true ? undefined : startedAt,

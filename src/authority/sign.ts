@@ -3,7 +3,7 @@
  * refuse the request (the CSR, the token, the names, the validity) runs before the token is
  * spent, so a refused request can be corrected and sent again with the same login.
  */
-import { formatDuration, tryParseDuration } from '../config/duration.js';
+import { formatDuration, tryParseTimeOrDuration } from '../config/duration.js';
 import { CaError } from '../errors.js';
 import { commonNameDer, goSanOrder, issueLeaf, type SigningCa } from '../pki/certificate.js';
 import { parseCsr, type CertificateRequest, type SubjectAltName } from '../pki/csr.js';
@@ -130,15 +130,12 @@ export interface Validity {
   notAfter: Date;
 }
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
-
 /** A request's notBefore/notAfter: an RFC 3339 time, or a Go duration from `base`; undefined when empty. */
 function requestedTime(value: string | undefined, field: string, base: Date): Date | undefined {
   if (value === undefined || value === '') return undefined;
-  if (RFC3339.test(value)) return new Date(value);
-  const ms = tryParseDuration(value);
-  if (ms === undefined) throw badRequest(`invalid value ${JSON.stringify(value)} for ${field}: expected an RFC 3339 time or a duration such as 8h`);
-  return new Date(base.getTime() + ms);
+  const time = tryParseTimeOrDuration(value, base);
+  if (!time) throw badRequest(`invalid value ${JSON.stringify(value)} for ${field}: expected an RFC 3339 time or a duration such as 8h`);
+  return time;
 }
 
 function wholeSeconds(date: Date): Date {

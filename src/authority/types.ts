@@ -61,4 +61,6 @@ export interface AuthorityOptions {
   store: Store;
   /** Structured log lines (JSON objects) for events outside a request, e.g. a provisioner failing to start. */
   log: (event: Record<string, unknown>) => void;
+  /** When the CA process started (default: now); tokens issued before it are refused. Reloads pass the same time. */
+  startedAt?: Date;
 }

@@ -58,3 +58,27 @@ export function formatDuration(ms: number): string {
   if (m > 0) return `${sign}${m}m${secs}s`;
   return `${sign}${secs}s`;
 }
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?(?:[Zz]|[+-](\d{2}):(\d{2}))$/;
+
+/** An RFC 3339 time that names a real instant (no 2026-02-30, 24:00 or +99:99); undefined otherwise. */
+export function tryParseRfc3339(text: string): Date | undefined {
+  const m = RFC3339.exec(text);
+  if (!m) return undefined;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 59) return undefined;
+  if (m[8] !== undefined && (Number(m[8]) > 23 || Number(m[9]) > 59)) return undefined;
+  const date = new Date(text.replace(/[t ]/, 'T'));
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+/** A certificate time as step takes it: an RFC 3339 time, or a Go duration from `base`; undefined if neither. */
+export function tryParseTimeOrDuration(text: string, base: Date): Date | undefined {
+  const time = tryParseRfc3339(text);
+  if (time) return time;
+  const ms = tryParseDuration(text);
+  if (ms === undefined) return undefined;
+  const date = new Date(base.getTime() + ms);
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}

@@ -49,7 +49,7 @@ function primaryUrl(config: CaConfigJson, port: number): string {
   return `https://${host}:${port}`;
 }
 
-async function startSingle(opts: ServeOptions, grace: number): Promise<RunningServer> {
+async function startSingle(opts: ServeOptions, grace: number, startedAt: Date): Promise<RunningServer> {
   const { startInstance } = await import('./instance.js');
   const instance = await startInstance({
     config: opts.config,
@@ -61,6 +61,7 @@ async function startSingle(opts: ServeOptions, grace: number): Promise<RunningSe
     now: opts.now,
     log: jsonLineLog(opts.stdout, opts.now),
     shutdownGraceMs: grace,
+    startedAt,
   });
   return {
     port: instance.port,
@@ -71,6 +72,23 @@ async function startSingle(opts: ServeOptions, grace: number): Promise<RunningSe
   };
 }
 
+function startWorkers(opts: ServeOptions, grace: number, workers: number, startedAt: Date): Promise<RunningServer> {
+  return startCluster({
+    workers,
+    say: (line) => void opts.stderr.write(`${line}\n`),
+    shutdownGraceMs: grace,
+    start: {
+      config: opts.config,
+      configPath: opts.configPath,
+      caPath: opts.caPath,
+      password: opts.password,
+      version: opts.version,
+      ticketKeys: randomBytes(48).toString('base64'),
+      startedAt: startedAt.getTime(),
+    },
+  });
+}
+
 /** Serve until SIGINT or SIGTERM; resolves once every request in flight has been answered. */
 export async function serve(opts: ServeOptions): Promise<void> {
   const say = (line: string): void => void opts.stderr.write(`${line}\n`);
@@ -79,24 +97,27 @@ export async function serve(opts: ServeOptions): Promise<void> {
   const address = parseListenAddress(opts.config.address, opts.configPath);
   tlsSettingsFrom(opts.config, opts.configPath);
 
+  // A SIGHUP while starting (discovery can take seconds) must not kill us: remember it for later.
+  let hangupWhileStarting = false;
+  const onEarlyHangup = (): void => void (hangupWhileStarting = true);
+  opts.signals.on('SIGHUP', onEarlyHangup);
+
   say(`Starting ca/${opts.version} (${process.platform}/${process.arch})`);
   say(`Config file: ${opts.configPath}`);
-  const running =
-    opts.workers > 1
-      ? await startCluster({
-          workers: opts.workers,
-          say,
-          shutdownGraceMs: grace,
-          start: {
-            config: opts.config,
-            configPath: opts.configPath,
-            caPath: opts.caPath,
-            password: opts.password,
-            version: opts.version,
-            ticketKeys: randomBytes(48).toString('base64'),
-          },
-        })
-      : await startSingle(opts, grace);
+  const startedAt = opts.now();
+  let workers = opts.workers;
+  if (workers > 1 && (opts.config.db === undefined || opts.config.db === null)) {
+    // Without a db the used-token record lives in memory, one per process: several workers
+    // would each accept the same token once.
+    say('ca.json has no "db": serving from one process so that every token is used only once (add a db section to use every core)');
+    workers = 1;
+  }
+  let running: RunningServer;
+  try {
+    running = workers > 1 ? await startWorkers(opts, grace, workers, startedAt) : await startSingle(opts, grace, startedAt);
+  } finally {
+    opts.signals.off('SIGHUP', onEarlyHangup);
+  }
 
   const url = primaryUrl(opts.config, running.port);
   say(`The primary server URL is ${url}`);
@@ -104,10 +125,10 @@ export async function serve(opts: ServeOptions): Promise<void> {
   say(`X.509 Root Fingerprint: ${running.rootFingerprint}`);
   say(`Serving HTTPS on ${formatAddress(address.host, running.port)} ...`);
 
-  await untilStopped(running, opts, say);
+  await untilStopped(running, opts, say, hangupWhileStarting);
 }
 
-function untilStopped(running: RunningServer, opts: ServeOptions, say: (line: string) => void): Promise<void> {
+function untilStopped(running: RunningServer, opts: ServeOptions, say: (line: string) => void, reloadNow: boolean): Promise<void> {
   const reloader = new Reloader({ configPath: opts.configPath, config: opts.config, target: running, say });
   const { signals } = opts;
   return new Promise((resolve, reject) => {
@@ -137,6 +158,7 @@ function untilStopped(running: RunningServer, opts: ServeOptions, say: (line: st
     signals.on('SIGHUP', onHangup);
     signals.on('SIGINT', stop);
     signals.on('SIGTERM', stop);
+    if (reloadNow) onHangup();
     void running.fatal.then((err) => {
       if (stopping) return;
       stopping = true;

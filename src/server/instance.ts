@@ -39,6 +39,8 @@ export interface InstanceOptions {
   port?: number;
   /** Longest wait for in-flight requests on shutdown before connections are cut (ms). */
   shutdownGraceMs?: number;
+  /** When `ca serve` started, the same for every worker and every reload (the issued-at check). */
+  startedAt: Date;
 }
 
 export interface Instance {
@@ -81,6 +83,7 @@ async function build(config: CaConfigJson, store: Store, opts: InstanceOptions):
     now: opts.now,
     store,
     log: opts.log,
+    startedAt: opts.startedAt,
   });
   try {
     const credentials = await authority.issueServerCertificate();

@@ -16,6 +16,8 @@ export interface WorkerStart {
   ticketKeys: string;
   /** Listen on this port instead of the one in `config.address` (a replacement worker joins the bound port). */
   port?: number;
+  /** When `ca serve` started (ms since the epoch). */
+  startedAt: number;
 }
 
 export type ToWorker =

@@ -21,6 +21,7 @@ function start(s: WorkerStart): void {
   starting = startInstance({
     ...s,
     ticketKeys: Buffer.from(s.ticketKeys, 'base64'),
+    startedAt: new Date(s.startedAt),
     // The same network the CLI uses (HTTPS_PROXY / NO_PROXY honoured) for discovery and key sets.
     fetch: makeFetch({ env: process.env }),
     now: () => new Date(),

@@ -63,8 +63,8 @@ export function openSqliteStore(dir: string, options: SqliteStoreOptions = {}): 
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
     db.pragma('journal_mode = WAL');
-    // NORMAL in WAL mode survives a crash of the process; only a power loss can drop the last commits.
-    db.pragma('synchronous = NORMAL');
+    // FULL: a used token must not come back after a power loss; group commits spread the fsync.
+    db.pragma('synchronous = FULL');
     migrate(db);
   } catch (err) {
     throw new CaError('ERR_FILE_IO', `cannot open the database ${path}: ${describe(err)}`, {

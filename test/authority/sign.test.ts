@@ -182,6 +182,19 @@ describe('signing', () => {
     await refused(ca.sign({ csr: await makeCsr({}), ott }), 401, 'ERR_UNAUTHORIZED', /^token already used \(provisioner "TestIdP", sub "user-alice"\)$/);
   });
 
+  test('a token without nonce is used once, however its signature is spelled', async () => {
+    const ca = await authority();
+    const ott = await idp.signToken({ email: 'alice@example.com', email_verified: true });
+    await ca.sign({ csr: await makeCsr({}), ott });
+    // The last base64url character of an RS256 signature carries 4 spare bits: these spellings verify as well.
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const last = alphabet.indexOf(ott.slice(-1));
+    for (let spare = 1; spare < 16; spare++) {
+      const variant = ott.slice(0, -1) + alphabet[(last & ~15) | ((last & 15) ^ spare)];
+      await refused(ca.sign({ csr: await makeCsr({}), ott: variant }), 401, 'ERR_UNAUTHORIZED', /^token already used/);
+    }
+  });
+
   test('the replay record survives a restart (SQLite reopened, authority rebuilt)', async () => {
     const dbDir = join(dir, 'db-restart');
     const ott = await login('alice');
@@ -247,6 +260,12 @@ describe('signing', () => {
     await refused(sign(new Date(Date.now() - HOUR).toISOString()), 400, 'ERR_BAD_REQUEST', /^notAfter cannot be in the past; notAfter=/);
     await refused(sign(new Date(Date.now() + HOUR).toISOString(), new Date(Date.now() + 2 * HOUR).toISOString()), 400, 'ERR_BAD_REQUEST', /^notAfter cannot be before notBefore/);
     await refused(sign('tomorrow'), 400, 'ERR_BAD_REQUEST', /^invalid value "tomorrow" for notAfter: expected an RFC 3339 time or a duration/);
+    // Times that match the pattern but name no instant are a 400, and the token is not spent on them.
+    const ott = await login('alice');
+    for (const impossible of ['2026-13-01T00:00:00Z', '2026-02-30T00:00:00Z', '2026-12-01T10:00:60Z', '2026-12-01T10:00:00+99:99', '9999999999h']) {
+      await refused(ca.sign({ csr: await makeCsr({}), ott, notAfter: impossible }), 400, 'ERR_BAD_REQUEST', /^invalid value .* for notAfter/);
+    }
+    await ca.sign({ csr: await makeCsr({}), ott, notAfter: '1h' });
   });
 
   test('validity bounds from the provisioner\'s claims, else the authority\'s', async () => {

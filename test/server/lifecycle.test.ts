@@ -135,4 +135,23 @@ describe('ca serve: start, stop, restart', () => {
       await store.close();
     }
   });
+  test('without a db, one process serves, so that a token is still used only once', async () => {
+    const saved = await readCaConfig(home.configPath);
+    await editConfig(home, (config) => {
+      delete config.db;
+      (config.authority as Record<string, unknown>).disableIssuedAtCheck = true;
+    });
+    const serving = await startServe(home, { workers: 2 });
+    try {
+      assert.match(serving.stderr(), /ca\.json has no "db": serving from one process/);
+      const token = await mintToken(idp);
+      const first = await serving.request('POST', '/sign', { body: signJson(await makeCsr(), token), headers: { connection: 'close' } });
+      assert.equal(first.status, 201, first.body);
+      const again = await serving.request('POST', '/sign', { body: signJson(await makeCsr(), token), headers: { connection: 'close' } });
+      assert.equal(again.status, 401, again.body);
+    } finally {
+      assert.deepEqual(await serving.stop('SIGTERM'), { code: 0, signal: null }, serving.stderr());
+      await editConfig(home, (config) => Object.assign(config, saved));
+    }
+  });
 });

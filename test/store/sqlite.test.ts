@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -171,7 +171,7 @@ describe('SQLite store on disk', () => {
 });
 
 describe('openStore', () => {
-  test('SQLite in db.dataSource (relative to $CA_PATH), whatever the type says', async (t) => {
+  test('SQLite in db.dataSource (relative to $CA_PATH) for step-ca\'s embedded types', async (t) => {
     const d = await testdir();
     t.after(d.cleanup);
     const store = await openStore({ db: { type: 'badgerv2', dataSource: 'data', badgerFileLoadingMode: '' } }, d.dir);
@@ -187,6 +187,20 @@ describe('openStore', () => {
     await store.useToken('n', at(HOUR), t0);
     await store.close();
     assert.equal(usedTokenRows(d.path('db')).length, 1);
+  });
+
+  test('a shared database type (postgresql, mysql) is refused, not turned into a local file', async (t) => {
+    const d = await testdir();
+    t.after(d.cleanup);
+    for (const type of ['postgresql', 'mysql', 42]) {
+      await assert.rejects(openStore({ db: { type, dataSource: 'postgresql://u:secret@db.internal/ca' } }, d.dir), (err: CaError) => {
+        assert.equal(err.code, 'ERR_CONFIG_INVALID');
+        assert.match(err.message, /db\.type .* is not supported/);
+        assert.doesNotMatch(err.message, /secret/);
+        return true;
+      });
+    }
+    assert.deepEqual(await readdir(d.dir), []);
   });
 
   test('in memory without a db, with the same replay rule', async (t) => {

@@ -6,7 +6,7 @@ import type { Ctx } from '../context.js';
 import { caUrlOption, collect, rootOption } from '../flags.js';
 import { result, success } from '../output.js';
 import { writeFileAtomic } from '../../config/atomic.js';
-import { tryParseDuration } from '../../config/duration.js';
+import { tryParseDuration, tryParseTimeOrDuration } from '../../config/duration.js';
 import { checkListenAddress } from '../../config/provisioner.js';
 import { resolveCaTarget, type CaTarget } from '../../client/target.js';
 import type { RemoteProvisioner, SignResult } from '../../client/ca-client.js';
@@ -51,7 +51,7 @@ export function provisionerLabel(p: RemoteProvisioner): string {
 /** --not-before / --not-after: an RFC 3339 time or a Go duration, passed to the CA as given. */
 function checkTime(value: string | undefined, flag: string): void {
   if (value === undefined || value === '') return;
-  if (tryParseDuration(value) !== undefined || !Number.isNaN(Date.parse(value))) return;
+  if (tryParseTimeOrDuration(value, new Date(0)) !== undefined) return;
   throw new UsageError(`invalid value '${value}' for flag '${flag}': expected an RFC 3339 time (2026-01-02T15:04:05Z) or a duration (8h)`);
 }
 
@@ -208,7 +208,7 @@ export function create(ctx: Ctx, run = certificateRun): Command {
     .option('--san <name>', 'a name for the certificate (repeatable; admins only, unless it is your own)', collect)
     .option('--not-before <time|duration>', 'when the certificate starts being valid: RFC 3339 time or a duration from now')
     .option('--not-after <time|duration>', 'when it expires: RFC 3339 time or a duration, e.g. 8h (default: the provisioner\'s)')
-    .addOption(new Option('--kty <type>', 'key type').choices(['EC', 'RSA', 'OKP']).default('EC'))
+    .addOption(new Option('--kty <type>', 'the type of the new key; OKP means Ed25519').choices(['EC', 'RSA', 'OKP']).default('EC'))
     .option('--curve <curve>', 'EC curve P-256 (default), P-384, P-521; or Ed25519 with --kty OKP')
     .addOption(new Option('--crv <curve>').hideHelp())
     .option('--size <bits>', 'RSA key size (default 2048)', parseSize)
