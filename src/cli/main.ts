@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { CaError, describe } from '../errors.js';
 import type { Ctx } from './context.js';
 import { commandTable } from './commands/index.js';
+import { renderTree } from './tree.js';
 
 export function version(): string {
   try {
@@ -13,9 +14,38 @@ export function version(): string {
   }
 }
 
+/** First steps, printed under the command tree. */
+const GETTING_STARTED = `Examples:
+  # A developer: trust the CA once, then log in for a certificate
+  $ ca bootstrap --ca-url https://ca.example.com --fingerprint 2da8705e...
+  $ ca certificate alice@example.com alice.crt alice.key
+
+  # An admin: create a CA, let Google accounts in, run it
+  $ ca init
+  $ ca provisioner add Google --client-id ID --client-secret SECRET \\
+      --configuration-endpoint https://accounts.google.com/.well-known/openid-configuration
+  $ ca serve --password-file ./pw.txt`;
+
+/** The terminal's width when stdout is one, for wrapping the tree as commander wraps help. */
+function columns(ctx: Ctx): number | undefined {
+  return ctx.io.stdoutIsTTY ? (ctx.io.stdout as Partial<NodeJS.WriteStream>).columns : undefined;
+}
+
+/** The root command: its help (`ca`, `ca --help`) is the whole command tree, not only the top level. */
+class RootCommand extends Command {
+  constructor(private readonly ctx: Ctx) {
+    super('ca');
+  }
+
+  override helpInformation(): string {
+    return renderTree(this, { width: columns(this.ctx), footer: GETTING_STARTED });
+  }
+}
+
 /** The root `ca` command with only the commands that this run needs loaded. */
 async function buildProgram(argv: string[], ctx: Ctx): Promise<Command> {
-  const program = new Command('ca')
+  const program = new RootCommand(ctx)
+    .summary('a private certificate authority with single sign-on')
     .description('A private certificate authority with single sign-on: OIDC login in, short-lived X.509 certificates out.')
     .version(version(), '-v, --version', 'print the version')
     .helpOption('-h, --help', 'show help for a command')
@@ -28,13 +58,14 @@ async function buildProgram(argv: string[], ctx: Ctx): Promise<Command> {
       outputError: (s, write) => write(s.replace(/^error: /, 'ca: ')),
     });
 
-  // Load only the command being run, so `ca inspect` never pays for the OIDC client; help and
-  // unknown words load them all to list them.
+  // Load only the command being run, so `ca inspect` never pays for the OIDC client; help, unknown
+  // words and commands that read the whole tree (completion) load them all.
   const word = argv.find((a) => !a.startsWith('-'));
   const wanted = commandTable.filter((c) => c.name === word);
-  for (const entry of wanted.length ? wanted : commandTable) {
+  const loadAll = wanted.length === 0 || wanted.some((c) => c.needsAll);
+  for (const entry of loadAll ? commandTable : wanted) {
     const mod = await entry.load();
-    program.addCommand(mod.create(ctx));
+    program.addCommand(mod.create(ctx).helpGroup(entry.group));
   }
   inheritSettings(program, program);
   return program;

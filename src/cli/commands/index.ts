@@ -5,17 +5,34 @@ export interface CommandModule {
   create(ctx: Ctx): Command;
 }
 
-/** Every top-level command, loaded lazily: only the one being run is imported. */
-export const commandTable: { name: string; load: () => Promise<CommandModule> }[] = [
-  { name: 'init', load: () => import('./init.js') },
-  { name: 'provisioner', load: () => import('./provisioner/index.js') },
-  { name: 'inspect', load: () => import('./inspect.js') },
-  { name: 'fingerprint', load: () => import('./fingerprint.js') },
-  { name: 'serve', load: () => import('./serve.js') },
-  { name: 'oauth', load: () => import('./oauth.js') },
-  { name: 'certificate', load: () => import('./certificate.js') },
-  { name: 'bootstrap', load: () => import('./bootstrap.js') },
-  { name: 'root', load: () => import('./root.js') },
-  { name: 'roots', load: () => import('./roots.js') },
-  { name: 'health', load: () => import('./health.js') },
+export interface CommandEntry {
+  name: string;
+  /** The heading `ca` and `ca --help` list it under. */
+  group: string;
+  load: () => Promise<CommandModule>;
+  /** It reads the whole command tree (`completion`), so every command is loaded with it. */
+  needsAll?: boolean;
+}
+
+const USE = 'Get a certificate:';
+const ADMIN = 'Run a CA (admins):';
+const TOOLS = 'Tools:';
+
+/**
+ * Every top-level command, loaded lazily: only the one being run is imported. The order is the
+ * order of the listing: what a developer does first, then what an admin does, then tools.
+ */
+export const commandTable: CommandEntry[] = [
+  { name: 'certificate', group: USE, load: () => import('./certificate.js') },
+  { name: 'bootstrap', group: USE, load: () => import('./bootstrap.js') },
+  { name: 'init', group: ADMIN, load: () => import('./init.js') },
+  { name: 'provisioner', group: ADMIN, load: () => import('./provisioner/index.js') },
+  { name: 'serve', group: ADMIN, load: () => import('./serve.js') },
+  { name: 'inspect', group: TOOLS, load: () => import('./inspect.js') },
+  { name: 'fingerprint', group: TOOLS, load: () => import('./fingerprint.js') },
+  { name: 'oauth', group: TOOLS, load: () => import('./oauth.js') },
+  { name: 'root', group: TOOLS, load: () => import('./root.js') },
+  { name: 'roots', group: TOOLS, load: () => import('./roots.js') },
+  { name: 'health', group: TOOLS, load: () => import('./health.js') },
+  { name: 'completion', group: TOOLS, load: () => import('./completion.js'), needsAll: true },
 ];

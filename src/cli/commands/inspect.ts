@@ -40,7 +40,7 @@ export function create(ctx: Ctx, run = inspectRun): Command {
     .description("Print the contents of a certificate or certificate signing request, as 'step certificate inspect' does.")
     .argument('<file>', 'a PEM or DER file, or - for standard input')
     .option('--short', 'print a short summary: subject, names, issuer, provisioner, validity', false)
-    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'pem']).default('text'))
+    .addOption(new Option('--format <format>', 'how to print it: text for people, json for scripts, pem to re-encode').choices(['text', 'json', 'pem']).default('text'))
     .option('--bundle', 'show every certificate in the file (a chain), not only the first', false)
     .addHelpText(
       'after',

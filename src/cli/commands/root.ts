@@ -33,6 +33,6 @@ export function create(ctx: Ctx, run = rootRun): Command {
     .option('-f, --force', 'overwrite FILE if it exists', false)
     .addOption(caUrlOption())
     .addOption(rootOption())
-    .addHelpText('after', `\nExamples:\n  $ ca root\n  $ ca root root_ca.crt`)
+    .addHelpText('after', `\nExamples:\n  $ ca root\n  $ ca root root_ca.crt\n  $ ca root root_ca.crt --force`)
     .action(async (file: string | undefined, o: CaTargetFlags & { force: boolean }) => run({ ...o, file, force: Boolean(o.force) }, ctx));
 }

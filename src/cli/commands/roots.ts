@@ -15,6 +15,6 @@ export function create(ctx: Ctx, run = rootsRun): Command {
     .description("Print the PEM of each of the CA's roots, as 'step ca roots' does.")
     .addOption(caUrlOption())
     .addOption(rootOption())
-    .addHelpText('after', `\nExamples:\n  $ ca roots > roots.pem`)
+    .addHelpText('after', `\nExamples:\n  $ ca roots > roots.pem\n  $ ca roots --ca-url https://ca.example.com:8443 --root root_ca.crt`)
     .action(async (o: CaTargetFlags) => run(o, ctx));
 }

@@ -53,7 +53,7 @@ export function create(ctx: Ctx, run = addRun): Command {
       `Add a provisioner to the CA configuration, as 'step ca provisioner add' does. An OIDC provisioner lets the users of an identity provider (Google, Okta, Entra ID, Keycloak, ...) get certificates by logging in. The discovery document is fetched first to check the endpoint, unless --no-check.`,
     )
     .argument('<name>', 'the name of the provisioner, shown to users when they pick one')
-    .addOption(new Option('--type <type>', 'the provisioner type').default('OIDC'));
+    .addOption(new Option('--type <type>', "the provisioner type: OIDC, the one type ca adds (step's others are refused)").default('OIDC'));
   addOidcFlags(cmd)
     .addOption(caConfigOption())
     .addHelpText(

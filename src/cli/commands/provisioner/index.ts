@@ -15,6 +15,6 @@ export function create(ctx: Ctx): Command {
     .addCommand(list.create(ctx))
     .addHelpText(
       'after',
-      `\nExamples:\n  $ ca provisioner add Google --client-id ID --client-secret S --configuration-endpoint https://accounts.google.com\n  $ ca provisioner list\n  $ ca provisioner update Google --domain example.com\n  $ ca provisioner remove Google`,
+      `\nExamples:\n  $ ca provisioner add Google --client-id ID --client-secret SECRET --configuration-endpoint https://accounts.google.com/.well-known/openid-configuration\n  $ ca provisioner list\n  $ ca provisioner update Google --domain example.com\n  $ ca provisioner remove Google`,
     );
 }
