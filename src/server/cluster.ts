@@ -10,7 +10,7 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CaConfigJson } from '../config/ca-config.js';
 import { CaError, describe } from '../errors.js';
-import { deserializeError, isFromWorker, type FromWorker, type WorkerStart } from './messages.js';
+import { deserializeError, isFromWorker, type FromWorker, type ToWorker, type WorkerStart } from './messages.js';
 import type { ReloadTarget } from './reload.js';
 
 export interface ClusterOptions {
@@ -126,19 +126,42 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningServer>
   // Replacements join the port actually bound, even if ca.json says 0.
   start = { ...start, port: first.port };
 
-  const reloadOne = async (worker: Worker, id: number, config: CaConfigJson): Promise<Error | undefined> => {
+  /** Send one message and wait for the worker's answer to it; undefined when it went well. */
+  const ask = async (worker: Worker, msg: Extract<ToWorker, { type: 'prepare' | 'commit' }>): Promise<Error | undefined> => {
+    const answer = msg.type === 'prepare' ? 'prepared' : 'committed';
     const reply = nextMessage(
       worker,
-      (m) => (m.type === 'reloaded' && m.id === id ? m : undefined),
+      (m) => ((m.type === 'prepared' || m.type === 'committed') && m.type === answer && m.id === msg.id ? m : undefined),
       () => new Error(`worker ${worker.process.pid} exited`),
     );
-    worker.send({ type: 'reload', id, config });
+    worker.send(msg);
     try {
-      const msg = await reply;
-      return msg.error ? deserializeError(msg.error) : undefined;
+      const m = await reply;
+      return m.error ? deserializeError(m.error) : undefined;
     } catch (err) {
       return err instanceof Error ? err : new Error(String(err));
     }
+  };
+
+  /**
+   * Every worker builds the new configuration first; only when all of them could does any switch,
+   * so the workers never serve a mix of old and new.
+   */
+  const reloadAll = async (config: CaConfigJson): Promise<void> => {
+    const id = ++reloadSeq;
+    const targets = [...live];
+    const failed = (await Promise.all(targets.map((w) => ask(w, { type: 'prepare', id, config })))).find((e) => e !== undefined);
+    if (failed) {
+      for (const w of targets) if (w.isConnected()) w.send({ type: 'abort', id });
+      throw failed;
+    }
+    start = { ...start, config };
+    const notSwitched = (await Promise.all(targets.map((w) => ask(w, { type: 'commit', id })))).filter((e) => e !== undefined);
+    // A replacement forked during the reload started from the old configuration: bring it along.
+    const latecomers = [...live].filter((w) => !targets.includes(w));
+    if (latecomers.length > 0) await Promise.all(latecomers.map((w) => ask(w, { type: 'prepare', id, config }).then(() => ask(w, { type: 'commit', id }))));
+    const first = notSwitched[0];
+    if (first) throw new CaError('ERR_INTERNAL', `${notSwitched.length} of ${targets.length} workers could not switch (${describe(first)})`);
   };
 
   return {
@@ -146,16 +169,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningServer>
     rootFingerprint: first.rootFingerprint,
     fatal,
 
-    async reload(config) {
-      reloadSeq += 1;
-      const targets = [...live];
-      const errors = (await Promise.all(targets.map((w) => reloadOne(w, reloadSeq, config)))).filter((e) => e !== undefined);
-      if (errors.length < targets.length) start = { ...start, config };
-      const firstError = errors[0];
-      if (!firstError) return;
-      if (errors.length === targets.length) throw firstError;
-      throw new CaError('ERR_INTERNAL', `${errors.length} of ${targets.length} workers could not reload (${describe(firstError)})`);
-    },
+    reload: reloadAll,
 
     async shutdown() {
       stopping = true;

@@ -49,6 +49,13 @@ export interface Instance {
   readonly rootFingerprint: string;
   /** Build a whole new generation from `config` and swap it in; throws (keeping the old one) if it cannot. */
   reload(config: CaConfigJson): Promise<void>;
+  /**
+   * The two halves of reload, so that several workers switch only when every one of them could
+   * build: prepare builds and holds the generation (throwing if it cannot), commit swaps it in.
+   */
+  prepare(config: CaConfigJson): Promise<void>;
+  commit(): void;
+  abort(): void;
   /** Stop accepting, let requests in flight finish, then release everything. */
   shutdown(): Promise<void>;
 }
@@ -181,27 +188,53 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
   let shuttingDown: Promise<void> | undefined;
   /** A reload still building; shutdown waits for it before closing the store under it. */
   let reloading: Promise<unknown> = Promise.resolve();
+  /** Built by prepare(), waiting for commit() or abort(). */
+  let prepared: Built | undefined;
+
+  const abort = (): void => {
+    prepared?.generation.retire();
+    prepared = undefined;
+  };
+
+  const prepare = async (config: CaConfigJson): Promise<void> => {
+    if (draining) throw new Error('the server is shutting down');
+    checkSameDatabase(current.config, config);
+    abort();
+    const building = build(config, store, opts);
+    reloading = building.catch(() => undefined);
+    const next = await building;
+    if (draining) {
+      next.generation.retire();
+      throw new Error('the server is shutting down');
+    }
+    prepared = next;
+  };
+
+  const commit = (): void => {
+    const next = prepared;
+    if (!next) throw new Error('no prepared configuration to switch to');
+    if (draining) {
+      abort();
+      throw new Error('the server is shutting down');
+    }
+    prepared = undefined;
+    // Both swaps happen in the same tick: no request sees the new certificate with the old authority.
+    const previous = current;
+    useCertificate(next.secure, next.notAfter);
+    current = next.generation;
+    previous.retire();
+  };
 
   return {
     port,
     rootFingerprint: current.authority.rootFingerprints[0] ?? '',
-
     async reload(config) {
-      if (draining) throw new Error('the server is shutting down');
-      checkSameDatabase(current.config, config);
-      const building = build(config, store, opts);
-      reloading = building.catch(() => undefined);
-      const next = await building;
-      if (draining) {
-        next.generation.retire();
-        throw new Error('the server is shutting down');
-      }
-      // Both swaps happen in the same tick: no request sees the new certificate with the old authority.
-      const previous = current;
-      useCertificate(next.secure, next.notAfter);
-      current = next.generation;
-      previous.retire();
+      await prepare(config);
+      commit();
     },
+    prepare,
+    commit,
+    abort,
 
     shutdown() {
       shuttingDown ??= (async () => {
@@ -214,6 +247,7 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
         await closed;
         clearTimeout(cut);
         await reloading;
+        prepared?.generation.retire();
         current.retire();
         await store.close();
         log.flush();

@@ -22,7 +22,11 @@ export interface WorkerStart {
 
 export type ToWorker =
   | { type: 'start'; start: WorkerStart }
-  | { type: 'reload'; id: number; config: CaConfigJson }
+  /** Build the new generation and hold it; answered with `prepared`. */
+  | { type: 'prepare'; id: number; config: CaConfigJson }
+  /** Swap the held generation in (answered with `committed`), or drop it. */
+  | { type: 'commit'; id: number }
+  | { type: 'abort'; id: number }
   | { type: 'shutdown' };
 
 export type FromWorker =
@@ -30,7 +34,8 @@ export type FromWorker =
   | { type: 'listening' }
   | { type: 'ready'; port: number; rootFingerprint: string }
   | { type: 'failed'; error: SerializedError }
-  | { type: 'reloaded'; id: number; error?: SerializedError };
+  | { type: 'prepared'; id: number; error?: SerializedError }
+  | { type: 'committed'; id: number; error?: SerializedError };
 
 export interface SerializedError {
   code: ErrorCode;

@@ -39,14 +39,25 @@ function start(s: WorkerStart): void {
   );
 }
 
-async function reload({ id, config }: Extract<ToWorker, { type: 'reload' }>): Promise<void> {
+async function prepare({ id, config }: Extract<ToWorker, { type: 'prepare' }>): Promise<void> {
   const instance = await starting;
   try {
     if (!instance) throw new Error('this worker is not serving');
-    await instance.reload(config);
-    send({ type: 'reloaded', id });
+    await instance.prepare(config);
+    send({ type: 'prepared', id });
   } catch (err) {
-    send({ type: 'reloaded', id, error: serializeError(err) });
+    send({ type: 'prepared', id, error: serializeError(err) });
+  }
+}
+
+async function commit({ id }: Extract<ToWorker, { type: 'commit' }>): Promise<void> {
+  const instance = await starting;
+  try {
+    if (!instance) throw new Error('this worker is not serving');
+    instance.commit();
+    send({ type: 'committed', id });
+  } catch (err) {
+    send({ type: 'committed', id, error: serializeError(err) });
   }
 }
 
@@ -63,7 +74,9 @@ function stop(): void {
 
 process.on('message', (msg: ToWorker) => {
   if (msg.type === 'start') start(msg.start);
-  else if (msg.type === 'reload') void reload(msg);
+  else if (msg.type === 'prepare') void prepare(msg);
+  else if (msg.type === 'commit') void commit(msg);
+  else if (msg.type === 'abort') void starting?.then((instance) => instance?.abort());
   else if (msg.type === 'shutdown') stop();
 });
 // Ctrl-C reaches the whole process group: finish in flight rather than die. Reloads come from the primary only.
