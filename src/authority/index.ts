@@ -8,7 +8,7 @@ import { generateKeyPair as generateKeyPairCb, type KeyObject } from 'node:crypt
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { promisify } from 'node:util';
-import { GLOBAL_TLS_CLAIMS, effectiveTlsDurations, type CaConfigJson, type ProvisionerJson } from '../config/ca-config.js';
+import { GLOBAL_TLS_CLAIMS, dnsNamesOf, effectiveTlsDurations, type CaConfigJson, type ProvisionerJson } from '../config/ca-config.js';
 import { formatDuration, tryParseDuration } from '../config/duration.js';
 import { resolveIn } from '../config/paths.js';
 import { isOidc, type OidcProvisionerJson } from '../config/provisioner.js';
@@ -29,8 +29,6 @@ import type { Authority, AuthorityOptions, ListedProvisioner, SignOutcome, SignR
 
 export type { Authority, AuthorityOptions, ListedProvisioner, SignOutcome, SignRequest, SignResponse } from './types.js';
 
-/** step-ca's default `dnsNames`. */
-const DEFAULT_DNS_NAMES = ['localhost', '127.0.0.1', '::1'];
 const DEFAULT_COMMON_NAME = 'Step Online CA';
 const DEFAULT_BACKDATE_MS = 60_000;
 const SERVER_CERT_LIFETIME_MS = 24 * 3_600_000;
@@ -218,7 +216,7 @@ interface ServerIdentity {
 
 /** CN = ca.json `commonName` (default "Step Online CA"), SANs = `dnsNames` (default localhost and loopback). */
 function serverIdentity(config: CaConfigJson): ServerIdentity {
-  const dnsNames = Array.isArray(config.dnsNames) && config.dnsNames.length > 0 ? config.dnsNames : DEFAULT_DNS_NAMES;
+  const dnsNames = dnsNamesOf(config);
   const commonName = typeof config.commonName === 'string' && config.commonName !== '' ? config.commonName : DEFAULT_COMMON_NAME;
   return { subject: commonNameDer(commonName), sans: goSanOrder(dnsNames.map(serverName)) };
 }

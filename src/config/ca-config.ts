@@ -104,6 +104,11 @@ export async function editCaConfig<T>(path: string, mutate: (config: CaConfigJso
   });
 }
 
+/** The CA's names: ca.json `dnsNames`, else step-ca's defaults (localhost and loopback). */
+export function dnsNamesOf(config: CaConfigJson): string[] {
+  return Array.isArray(config.dnsNames) && config.dnsNames.length > 0 ? config.dnsNames.map(String) : ['localhost', '127.0.0.1', '::1'];
+}
+
 export function provisionersOf(config: CaConfigJson): ProvisionerJson[] {
   config.authority ??= {};
   config.authority.provisioners ??= [];

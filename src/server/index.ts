@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import type { Writable } from 'node:stream';
-import type { CaConfigJson } from '../config/ca-config.js';
+import { dnsNamesOf, type CaConfigJson } from '../config/ca-config.js';
 import { startCluster, type RunningServer } from './cluster.js';
 import type { PasswordOption } from './instance.js';
 import { jsonLineLog } from './log.js';
@@ -39,12 +39,8 @@ export interface ServeOptions {
 
 const DEFAULT_GRACE_MS = 30_000;
 
-/** step-ca's default names when ca.json has none. */
-const DEFAULT_DNS_NAMES = ['localhost', '127.0.0.1', '::1'];
-
 function primaryUrl(config: CaConfigJson, port: number): string {
-  const names = Array.isArray(config.dnsNames) && config.dnsNames.length > 0 ? config.dnsNames : DEFAULT_DNS_NAMES;
-  const name = String(names[0]);
+  const name = dnsNamesOf(config)[0] as string;
   const host = name.includes(':') && !name.startsWith('[') ? `[${name}]` : name;
   return `https://${host}:${port}`;
 }
