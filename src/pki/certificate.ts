@@ -227,14 +227,15 @@ export async function issueLeaf(ca: SigningCa, spec: LeafSpec): Promise<IssuedLe
     spec.spki,
     encodeTlv(0xa3, encodeSequence(extensions)),
   ]);
-  const signature = await signAsync(ca, tbs);
+  const signature = signNow(ca, tbs);
   const der = encodeSequence([tbs, ca.signatureAlgorithm, encodeTlv(TAG.BIT_STRING, Buffer.concat([Uint8Array.of(0), signature]))]);
   return { der, pem: toPem('CERTIFICATE', der), serial: BigInt(`0x${serialHex}`).toString(10) };
 }
 
-// The callback form runs on libuv's thread pool: the event loop stays free for other requests.
-function signAsync(ca: SigningCa, data: Uint8Array): Promise<Buffer> {
-  return new Promise((resolve, reject) => sign(ca.digest, data, ca.key, (err, signature) => (err ? reject(err) : resolve(signature))));
+// Synchronous on purpose: one ECDSA signature is ~60 µs, and `ca serve` runs a worker per core,
+// so the thread-pool hop of the callback form would only add CPU (~40%) and latency.
+function signNow(ca: SigningCa, data: Uint8Array): Buffer {
+  return sign(ca.digest, data, ca.key);
 }
 
 /** UTCTime through 2049, GeneralizedTime after, whole seconds (RFC 5280 4.1.2.5). */
