@@ -1,11 +1,11 @@
 /**
  * From a token to a caller: find the provisioner the token is for (as step-ca does), let it
- * verify the token and apply its rules, and, once the request is known to be good, spend the
- * token so it cannot be used twice.
+ * verify the token and apply its rules, and name the key that makes it single use (the store
+ * marks it used together with the certificate's record).
  */
 import { createHash } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
-import type { Store } from '../store/types.js';
+import type { CaError } from '../errors.js';
 import { unauthorized, type OidcIdentity, type OidcProvisioner } from './oidc.js';
 
 /** The provisioners a token may be for, prepared once per authority. */
@@ -49,10 +49,8 @@ export async function authorizeToken(token: string, ctx: AuthorizeContext): Prom
  * everything else about the request has passed, so a request refused for another reason leaves
  * the token usable.
  */
-export async function spendToken(token: AuthorizedToken, store: Store, now: Date): Promise<void> {
-  if (!(await store.useToken(token.tokenId, token.expiresAt, now))) {
-    throw unauthorized(`token already used (provisioner "${token.provisioner.name}", sub "${token.subject}")`);
-  }
+export function tokenAlreadyUsed(token: AuthorizedToken): CaError {
+  return unauthorized(`token already used (provisioner "${token.provisioner.name}", sub "${token.subject}")`);
 }
 
 function decode(token: string): { header: ProtectedHeaderParameters; claims: JWTPayload } {

@@ -8,7 +8,7 @@ import { CaError } from '../errors.js';
 import { commonNameDer, goSanOrder, issueLeaf, type SigningCa } from '../pki/certificate.js';
 import { parseCsr, type CertificateRequest, type SubjectAltName } from '../pki/csr.js';
 import type { Store } from '../store/types.js';
-import { authorizeToken, spendToken, type AuthorizeContext, type AuthorizedToken } from './authorize.js';
+import { authorizeToken, tokenAlreadyUsed, type AuthorizeContext, type AuthorizedToken } from './authorize.js';
 import { normalizeEmail } from './oidc.js';
 import type { SignOutcome, SignRequest } from './types.js';
 
@@ -30,8 +30,9 @@ export async function signRequest(req: SignRequest, ctx: SignContext): Promise<S
   const names = token.isAdmin ? adminNames(csr) : userNames(token, csr);
   const now = ctx.now();
   const validity = certificateValidity(req, token.provisioner.durations, ctx.backdateMs, now);
-  await spendToken(token, ctx.store, now);
 
+  // Signed before the token is marked used, so that using it and recording the certificate are one
+  // durable write; a replayed token only costs a signature that is thrown away.
   const leaf = await issueLeaf(ctx.ca, {
     subject: names.subject,
     sans: names.sans,
@@ -42,7 +43,7 @@ export async function signRequest(req: SignRequest, ctx: SignContext): Promise<S
     notAfter: validity.notAfter,
     extraExtensions: token.provisioner.extension ? [token.provisioner.extension] : [],
   });
-  await ctx.store.recordCertificate({
+  const record = {
     serial: leaf.serial,
     subject: names.subjectText,
     sans: names.sans.map((n) => n.value),
@@ -50,7 +51,8 @@ export async function signRequest(req: SignRequest, ctx: SignContext): Promise<S
     notBefore: validity.notBefore,
     notAfter: validity.notAfter,
     pem: leaf.pem,
-  });
+  };
+  if (!(await ctx.store.issueCertificate({ id: token.tokenId, expiresAt: token.expiresAt }, record, now))) throw tokenAlreadyUsed(token);
   return {
     response: { crt: leaf.pem, ca: ctx.chainPems[0] ?? '', certChain: [leaf.pem, ...ctx.chainPems] },
     provisioner: token.provisioner.name,

@@ -18,17 +18,30 @@ export function openMemoryStore(): Store {
     for (const [id, expiresAt] of usedTokens) if (expiresAt <= nowMs) usedTokens.delete(id);
   }
 
+  function record(cert: IssuedCertificate): void {
+    if (certificates.has(cert.serial)) throw new Error(`a certificate with serial ${cert.serial} is already recorded`);
+    certificates.set(cert.serial, { ...cert, sans: [...cert.sans] });
+  }
+
+  function isUsed(tokenId: string, nowMs: number): boolean {
+    sweep(nowMs);
+    const current = usedTokens.get(tokenId);
+    return current !== undefined && current > nowMs;
+  }
+
   return {
     async recordCertificate(cert) {
-      if (certificates.has(cert.serial)) throw new Error(`a certificate with serial ${cert.serial} is already recorded`);
-      certificates.set(cert.serial, { ...cert, sans: [...cert.sans] });
+      record(cert);
     },
     async useToken(tokenId, expiresAt, now) {
-      const nowMs = now.getTime();
-      sweep(nowMs);
-      const current = usedTokens.get(tokenId);
-      if (current !== undefined && current > nowMs) return false;
+      if (isUsed(tokenId, now.getTime())) return false;
       usedTokens.set(tokenId, expiresAt.getTime());
+      return true;
+    },
+    async issueCertificate(token, cert, now) {
+      if (isUsed(token.id, now.getTime())) return false;
+      record(cert);
+      usedTokens.set(token.id, token.expiresAt.getTime());
       return true;
     },
     async getCertificate(serial) {

@@ -103,6 +103,8 @@ class SqliteStore implements Store {
   private lastSweep = -Infinity;
   private pending: PendingWrite[] = [];
   private readonly commitPending: () => void;
+  /** Token and certificate together; nested in the group commit, so a failure undoes both (a savepoint). */
+  private readonly useTokenAndRecord: (tokenId: string, expiresMs: number, nowMs: number, cert: IssuedCertificate) => boolean;
 
   constructor(
     private readonly db: Database.Database,
@@ -121,6 +123,11 @@ class SqliteStore implements Store {
        ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at WHERE used_tokens.expires_at <= ?`,
     );
     this.sweepTokens = db.prepare('DELETE FROM used_tokens WHERE expires_at <= ?');
+    this.useTokenAndRecord = db.transaction((tokenId: string, expiresMs: number, nowMs: number, cert: IssuedCertificate) => {
+      if (!this.useTokenRow(tokenId, expiresMs, nowMs)) return false;
+      this.insertCertificateRow(cert);
+      return true;
+    });
     const commit = db.transaction((writes: PendingWrite[]) => writes.map(attempt));
     // IMMEDIATE takes the write lock before the first statement: no lock upgrade to fail midway.
     this.commitPending = () => {
@@ -143,29 +150,37 @@ class SqliteStore implements Store {
   }
 
   async recordCertificate(cert: IssuedCertificate): Promise<void> {
-    await this.write(() =>
-      this.insertCertificate.run(
-        cert.serial,
-        cert.subject,
-        JSON.stringify(cert.sans),
-        cert.provisioner,
-        cert.notBefore.getTime(),
-        cert.notAfter.getTime(),
-        cert.pem,
-        this.now().getTime(),
-      ),
-    );
+    await this.write(() => this.insertCertificateRow(cert));
   }
 
   async useToken(tokenId: string, expiresAt: Date, now: Date): Promise<boolean> {
-    const nowMs = now.getTime();
-    return this.write<boolean>(() => {
-      if (nowMs - this.lastSweep >= TOKEN_SWEEP_INTERVAL_MS) {
-        this.lastSweep = nowMs;
-        this.sweepTokens.run(nowMs);
-      }
-      return this.insertToken.run(tokenId, expiresAt.getTime(), nowMs).changes === 1;
-    });
+    return this.write<boolean>(() => this.useTokenRow(tokenId, expiresAt.getTime(), now.getTime()));
+  }
+
+  async issueCertificate(token: { id: string; expiresAt: Date }, cert: IssuedCertificate, now: Date): Promise<boolean> {
+    return this.write<boolean>(() => this.useTokenAndRecord(token.id, token.expiresAt.getTime(), now.getTime(), cert));
+  }
+
+  private insertCertificateRow(cert: IssuedCertificate): void {
+    this.insertCertificate.run(
+      cert.serial,
+      cert.subject,
+      JSON.stringify(cert.sans),
+      cert.provisioner,
+      cert.notBefore.getTime(),
+      cert.notAfter.getTime(),
+      cert.pem,
+      this.now().getTime(),
+    );
+  }
+
+  /** True when the token was not in use (it is now); a live row means a replay. */
+  private useTokenRow(tokenId: string, expiresMs: number, nowMs: number): boolean {
+    if (nowMs - this.lastSweep >= TOKEN_SWEEP_INTERVAL_MS) {
+      this.lastSweep = nowMs;
+      this.sweepTokens.run(nowMs);
+    }
+    return this.insertToken.run(tokenId, expiresMs, nowMs).changes === 1;
   }
 
   async getCertificate(serial: string): Promise<IssuedCertificate | undefined> {

@@ -21,6 +21,12 @@ export interface Store {
    * Safe across processes that share the store.
    */
   useToken(tokenId: string, expiresAt: Date, now: Date): Promise<boolean>;
+  /**
+   * Both at once, in one transaction: mark the token used and record the certificate made for it.
+   * Returns false, recording nothing, when the token was already used. One durable write per
+   * issued certificate instead of two.
+   */
+  issueCertificate(token: { id: string; expiresAt: Date }, cert: IssuedCertificate, now: Date): Promise<boolean>;
   getCertificate(serial: string): Promise<IssuedCertificate | undefined>;
   close(): Promise<void>;
 }

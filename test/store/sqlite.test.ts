@@ -68,6 +68,22 @@ function storeRules(name: string, open: (dir: string) => Store) {
       const results = await Promise.all(Array.from({ length: 20 }, () => store.useToken('same', at(HOUR), t0)));
       assert.equal(results.filter(Boolean).length, 1);
     });
+
+    test('issueCertificate: token and record together, or neither', async (t) => {
+      const d = await testdir();
+      t.after(d.cleanup);
+      const store = open(d.dir);
+      t.after(() => store.close());
+      assert.equal(await store.issueCertificate({ id: 'nonce-a', expiresAt: at(HOUR) }, certificate('1001'), t0), true);
+      assert.deepEqual(await store.getCertificate('1001'), certificate('1001'));
+      assert.equal(await store.issueCertificate({ id: 'nonce-a', expiresAt: at(HOUR) }, certificate('1002'), at(1000)), false, 'replay');
+      assert.equal(await store.getCertificate('1002'), undefined, 'a replay records nothing');
+      // A record that cannot be written (the serial exists) leaves the token unused.
+      await assert.rejects(store.issueCertificate({ id: 'nonce-b', expiresAt: at(HOUR) }, certificate('1001'), at(1000)));
+      assert.equal(await store.useToken('nonce-b', at(HOUR), at(2000)), true);
+      const racing = await Promise.all(Array.from({ length: 10 }, (_, i) => store.issueCertificate({ id: 'nonce-c', expiresAt: at(HOUR) }, certificate(`20${i}`), t0)));
+      assert.equal(racing.filter(Boolean).length, 1, 'concurrent issues of one token: exactly one wins');
+    });
   });
 }
 
