@@ -35,3 +35,15 @@ test('listen addresses as step writes them', () => {
   assert.equal(formatAddress(undefined, 443), ':443');
   assert.equal(formatAddress('::1', 8443), '[::1]:8443');
 });
+
+test('the server certificate is renewed with about a third of its life left, never in a busy loop', async () => {
+  const { renewalDelay } = await import('../../src/server/instance.js');
+  const now = new Date('2026-11-23T12:00:00Z');
+  const day = 24 * 3_600_000;
+  for (let i = 0; i < 50; i++) {
+    const delay = renewalDelay(new Date(now.getTime() + day), now);
+    assert.ok(delay <= (2 * day) / 3 && delay >= (2 * day) / 3 - day / 20, `delay ${delay}`);
+  }
+  assert.equal(renewalDelay(new Date(now.getTime() - 1000), now), 1_000, 'expired already: renew in a second, not at once in a loop');
+  assert.equal(renewalDelay(new Date(now.getTime() + 10 * 365 * day), now), 2 ** 31 - 1, "capped at setTimeout's limit");
+});
