@@ -409,7 +409,7 @@ async function demo(opts: Options, started: Started): Promise<void> {
     await Promise.race([certificate, browserFailure]);
     if (started.browserDone) await bounded(started.browserDone, SCRIPTED_BROWSER_TIMEOUT_MS + 30_000, 'the scripted browser');
   } else {
-    show(`Log in as ${username} / ${alice.password} in the browser that opens (if none opens, open the URL below).`);
+    show(`Log in as ${username} / ${alice.password} in the browser that opens (if none opens, open the URL below; with no browser on this machine, stop and run npm run demo -- --headless).`);
     await runCa({ args: certArgs, env: devEnv, cwd: devDir, shown: certShown, timeoutMs: LOGIN_COMMAND_TIMEOUT_MS, inheritStdio: true });
   }
 
