@@ -8,8 +8,8 @@ import { status } from '../output.js';
 import { writeFileAtomic } from '../../config/atomic.js';
 import { CaClient } from '../../client/ca-client.js';
 import { makeFetch } from '../../client/http.js';
-import { defaultsPath, normalizeCaUrl, readDefaults } from '../../client/target.js';
-import { parsePem } from '../../pki/pem.js';
+import { defaultsPath, normalizeCaUrl } from '../../client/target.js';
+import { parsePem, toPem } from '../../pki/pem.js';
 import { fingerprint as sha256Fingerprint } from '../../pki/fingerprint.js';
 
 export interface BootstrapOptions {
@@ -46,18 +46,20 @@ export async function bootstrapRun(opts: BootstrapOptions, ctx: BootstrapCtx): P
   const expected = normalizeFingerprint(opts.fingerprint);
   // Trust nothing yet: the root is pinned by its fingerprint instead, as step does.
   const client = new CaClient(caUrl, makeFetch({ env: ctx.env, insecure: true }));
-  const pem = await client.root(expected);
-  const blocks = parsePem(pem, `the root from ${caUrl}`).filter((b) => b.label === 'CERTIFICATE');
-  const der = blocks[0]?.der;
+  const blocks = parsePem(await client.root(expected), `the root from ${caUrl}`);
+  // Exactly the one certificate the fingerprint covers: anything else in the answer would be
+  // trusted later without ever having been checked.
+  const der = blocks.length === 1 && blocks[0]?.label === 'CERTIFICATE' ? blocks[0].der : undefined;
   if (!der || sha256Fingerprint(der) !== expected) {
-    throw new CaError('ERR_CERT_INVALID', 'root certificate fingerprint does not match', {
+    throw new CaError('ERR_CERT_INVALID', `the root from ${caUrl} does not match the fingerprint ${expected}`, {
       hint: 'check the fingerprint with the CA admin: someone may be intercepting the connection',
     });
   }
   const rootPath = join(ctx.caPath, 'certs', 'root_ca.crt');
   const configPath = defaultsPath(ctx.caPath);
-  const defaults = { ...(await readDefaults(ctx.caPath)), 'ca-url': caUrl, fingerprint: expected, root: rootPath };
-  await writeChecked(rootPath, pem.endsWith('\n') ? pem : `${pem}\n`, 0o600, opts.force, ctx);
+  // Written afresh, as step does: a broken old file must not stop the bootstrap that repairs it.
+  const defaults = { 'ca-url': caUrl, fingerprint: expected, root: rootPath };
+  await writeChecked(rootPath, toPem('CERTIFICATE', der), 0o600, opts.force, ctx);
   await writeChecked(configPath, `${JSON.stringify(defaults, null, 2)}\n`, 0o600, true, ctx);
   status(ctx.io, `The root certificate has been saved in ${rootPath}.`);
   status(ctx.io, `The authority configuration has been saved in ${configPath}.`);
