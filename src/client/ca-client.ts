@@ -38,13 +38,23 @@ export class CaClient {
   }
 
   private async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: T }> {
-    const res = await this.fetch(`${this.url}${path}`, {
-      method,
-      headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(this.timeoutMs),
-    });
-    const text = await res.text();
+    let res: Response;
+    let text: string;
+    try {
+      res = await this.fetch(`${this.url}${path}`, {
+        method,
+        headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      text = await res.text();
+    } catch (err) {
+      if ((err as Error).name !== 'TimeoutError') throw err;
+      throw new CaError('ERR_NETWORK', `the CA at ${this.url} did not answer ${method} ${path.split('?')[0]} within ${this.timeoutMs / 1000} s`, {
+        cause: err,
+        hint: 'check that the CA is running and not overloaded, and HTTPS_PROXY if you are behind a proxy',
+      });
+    }
     let parsed: unknown;
     try {
       parsed = text ? JSON.parse(text) : undefined;
@@ -76,7 +86,9 @@ export class CaClient {
 
   /** GET /root/{sha256}: the root with that fingerprint. */
   async root(fingerprint: string): Promise<string> {
-    return (await this.call<{ ca: string }>('GET', `/root/${encodeURIComponent(fingerprint)}`)).body.ca;
+    const { body } = await this.call<{ ca?: unknown }>('GET', `/root/${encodeURIComponent(fingerprint)}`);
+    if (typeof body.ca !== 'string') throw this.unexpected('/root', 'no "ca" certificate');
+    return body.ca;
   }
 
   /** Every provisioner, following step-ca's cursor pages. */
@@ -97,6 +109,14 @@ export class CaClient {
 
   async sign(req: { csr: string; ott: string; notBefore?: string; notAfter?: string }): Promise<SignResult> {
     // step's client always sends both times, empty when unset.
-    return (await this.call<SignResult>('POST', '/sign', { csr: req.csr, ott: req.ott, notBefore: req.notBefore ?? '', notAfter: req.notAfter ?? '' })).body;
+    const { body } = await this.call<Partial<SignResult>>('POST', '/sign', { csr: req.csr, ott: req.ott, notBefore: req.notBefore ?? '', notAfter: req.notAfter ?? '' });
+    if (typeof body.crt !== 'string' || (body.ca !== undefined && typeof body.ca !== 'string')) throw this.unexpected('/sign', 'no "crt" certificate');
+    return { crt: body.crt, ca: body.ca ?? '', certChain: Array.isArray(body.certChain) ? body.certChain.filter((c) => typeof c === 'string') : undefined };
+  }
+
+  private unexpected(path: string, what: string): CaError {
+    return new CaError('ERR_CA_RESPONSE', `the CA at ${this.url} answered ${path} with ${what}`, {
+      hint: 'check that --ca-url points at a step-ca compatible CA',
+    });
   }
 }

@@ -10,6 +10,9 @@ export interface HttpOptions {
   insecure?: boolean;
 }
 
+/** Hosts that are this machine, whatever NO_PROXY says. */
+const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]', '::1'];
+
 function proxyEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
   return env[name] ?? env[name.toLowerCase()] ?? undefined;
 }
@@ -20,7 +23,8 @@ function dispatcherFor(opts: HttpOptions): Dispatcher {
   return new EnvHttpProxyAgent({
     httpProxy: proxyEnv(opts.env, 'HTTP_PROXY') ?? '',
     httpsProxy: proxyEnv(opts.env, 'HTTPS_PROXY') ?? proxyEnv(opts.env, 'HTTP_PROXY') ?? '',
-    noProxy: proxyEnv(opts.env, 'NO_PROXY') ?? '',
+    // As Go's proxy rules (and so step): this machine is never reached through the proxy.
+    noProxy: [proxyEnv(opts.env, 'NO_PROXY'), ...LOOPBACK_HOSTS].filter(Boolean).join(','),
     connect: tls,
     requestTls: tls,
   });

@@ -9,8 +9,36 @@ import { CaError, describe } from '../errors.js';
  * A crash or a failure leaves either the old file or the new one, never half of either.
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode?: number): Promise<void> {
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  await writeFilesAtomic([{ path, data, mode }]);
+}
+
+/**
+ * Several files that belong together (a certificate and its key): every one is written and synced
+ * beside its target first, and only then are they renamed into place, so a failure while writing
+ * (a missing directory, a full disk) changes none of them.
+ */
+export async function writeFilesAtomic(files: { path: string; data: string | Uint8Array; mode?: number }[]): Promise<void> {
+  const staged: { tmp: string; path: string }[] = [];
+  try {
+    for (const file of files) staged.push({ tmp: await stage(file.path, file.data, file.mode), path: file.path });
+  } catch (err) {
+    await Promise.all(staged.map((s) => unlink(s.tmp).catch(() => undefined)));
+    throw err;
+  }
+  for (const { tmp, path } of staged) {
+    try {
+      await rename(tmp, path);
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      throw new CaError('ERR_FILE_IO', `cannot write ${path}: ${describe(err)}`, { cause: err });
+    }
+    syncDir(dirname(path));
+  }
+}
+
+/** A synced temporary file beside `path` with the new content; the target's mode is kept unless given. */
+async function stage(path: string, data: string | Uint8Array, mode?: number): Promise<string> {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   let keepMode = mode;
   if (keepMode === undefined) {
     try {
@@ -28,12 +56,11 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
     } finally {
       await fh.close();
     }
-    await rename(tmp, path);
+    return tmp;
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
     throw new CaError('ERR_FILE_IO', `cannot write ${path}: ${describe(err)}`, { cause: err });
   }
-  syncDir(dir);
 }
 
 /** Make the rename itself durable. Some file systems refuse fsync on a directory; that is fine. */

@@ -43,7 +43,7 @@ function browserEnv(username: string, extra: NodeJS.ProcessEnv = {}): NodeJS.Pro
 
 before(async () => {
   idp = await startIdp({ users });
-  home = await createCaHome(idp);
+  home = await createCaHome(idp, { dnsNames: ['localhost', '127.0.0.1', 'ca.test'] });
   await home.cli(['provisioner', 'update', 'TestIdP', '--admin', 'admins', '--no-check']);
   serving = await startServe(home, { workers: 1 });
   caUrl = `https://127.0.0.1:${serving.port}`;
@@ -150,10 +150,18 @@ test('CI: --token in a process with no terminal, no discovery and no prompt', as
 
 test('existing files are kept without --force; with it they are replaced', async () => {
   await writeFile(work.path('keep.crt'), 'mine');
+  await writeFile(work.path('keep.key'), 'my key');
   const { idToken } = await idp.login({ username: 'carol', password: 'carol-password', clientId: 'ca-cli' });
   const kept = await userCa(['certificate', 'carol@example.com', work.path('keep.crt'), work.path('keep.key'), '--token', idToken]);
   assert.equal(kept.code, 2);
   assert.match(kept.stderr, /missing the '--force' flag/);
+  assert.equal(await readFile(work.path('keep.crt'), 'utf8'), 'mine');
+  assert.equal(await readFile(work.path('keep.key'), 'utf8'), 'my key');
+
+  // A key that cannot be written is found before the CA is asked: the token is not used up.
+  const nowhere = await userCa(['certificate', 'carol@example.com', work.path('keep.crt'), work.path('no/such/dir/keep.key'), '--token', idToken, '--force']);
+  assert.equal(nowhere.code, 1);
+  assert.match(nowhere.stderr, /^ca: cannot write .*keep\.key: the directory .*no\/such\/dir does not exist\n {2}try: create it first/);
   assert.equal(await readFile(work.path('keep.crt'), 'utf8'), 'mine');
   const forced = await userCa(['certificate', 'carol@example.com', work.path('keep.crt'), work.path('keep.key'), '--token', idToken, '--force']);
   assert.equal(forced.code, 0, forced.stderr);
@@ -179,13 +187,19 @@ test('several OIDC provisioners: non-interactive runs must name one', async () =
   assert.equal(picked.code, 0, picked.stderr);
 });
 
-test('behind a proxy: CA requests go through HTTPS_PROXY; a dead CA is named with a hint', async () => {
-  const proxy = await startProxy();
+test('behind a proxy: CA requests go through HTTPS_PROXY, loopback ones never; a dead CA is named with a hint', async () => {
+  const proxy = await startProxy({ hosts: { 'ca.test': '127.0.0.1' } });
   try {
     const { idToken } = await idp.login({ username: 'carol', password: 'carol-password', clientId: 'ca-cli' });
-    const res = await userCa(['certificate', 'carol@example.com', work.path('px.crt'), work.path('px.key'), '--token', idToken], { HTTPS_PROXY: proxy.url });
+    const res = await userCa(['certificate', 'carol@example.com', work.path('px.crt'), work.path('px.key'), '--token', idToken, '--ca-url', `https://ca.test:${serving.port}`], { HTTPS_PROXY: proxy.url });
     assert.equal(res.code, 0, res.stderr);
-    assert.ok(proxy.seen.includes(`CONNECT 127.0.0.1:${serving.port}`), proxy.seen.join('\n'));
+    assert.ok(proxy.seen.includes(`CONNECT ca.test:${serving.port}`), proxy.seen.join('\n'));
+
+    // As Go (and so step) does: localhost and loopback addresses never go to the proxy.
+    const seen = proxy.seen.length;
+    const local = await userCa(['health', '--ca-url', `https://127.0.0.1:${serving.port}`], { HTTPS_PROXY: proxy.url });
+    assert.equal(local.code, 0, local.stderr);
+    assert.equal(proxy.seen.length, seen, proxy.seen.join('\n'));
   } finally {
     await proxy.close();
   }

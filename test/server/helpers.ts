@@ -32,7 +32,7 @@ export interface CaHome {
 }
 
 /** `ca init` on 127.0.0.1:0 and an OIDC provisioner for the IdP's `ca-cli` client. */
-export async function createCaHome(idp: TestIdp, opts: { address?: string } = {}): Promise<CaHome> {
+export async function createCaHome(idp: TestIdp, opts: { address?: string; dnsNames?: string[] } = {}): Promise<CaHome> {
   const d = await testdir({ 'pw.txt': `${PASSWORD}\n` });
   const caPath = d.path('ca');
   const env = { CA_PATH: caPath };
@@ -41,7 +41,8 @@ export async function createCaHome(idp: TestIdp, opts: { address?: string } = {}
     if (res.code !== 0 && !o.allowFail) throw new Error(`ca ${args.join(' ')} exited ${res.code}: ${res.stderr}`);
     return res;
   };
-  await cli(['init', '--name', 'Server Test', '--dns', 'localhost', '--dns', '127.0.0.1', '--address', opts.address ?? '127.0.0.1:0', '--password-file', d.path('pw.txt')]);
+  const dns = (opts.dnsNames ?? ['localhost', '127.0.0.1']).flatMap((name) => ['--dns', name]);
+  await cli(['init', '--name', 'Server Test', ...dns, '--address', opts.address ?? '127.0.0.1:0', '--password-file', d.path('pw.txt')]);
   await cli(['provisioner', 'add', PROVISIONER, '--client-id', CLIENT_ID, '--client-secret', 'ca-cli-secret', '--configuration-endpoint', idp.discoveryUrl]);
   const rootFile = `${caPath}/certs/root_ca.crt`;
   return {

@@ -1,11 +1,13 @@
-import { existsSync } from 'node:fs';
+import { constants, existsSync } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { decodeJwt } from 'jose';
 import { CaError, UsageError } from '../../errors.js';
 import type { Ctx } from '../context.js';
 import { caUrlOption, collect, rootOption } from '../flags.js';
 import { result, success } from '../output.js';
-import { writeFileAtomic } from '../../config/atomic.js';
+import { writeFilesAtomic } from '../../config/atomic.js';
 import { tryParseDuration, tryParseTimeOrDuration } from '../../config/duration.js';
 import { checkListenAddress } from '../../config/provisioner.js';
 import { resolveCaTarget, type CaTarget } from '../../client/target.js';
@@ -53,6 +55,21 @@ function checkTime(value: string | undefined, flag: string): void {
   if (value === undefined || value === '') return;
   if (tryParseTimeOrDuration(value, new Date(0)) !== undefined) return;
   throw new UsageError(`invalid value '${value}' for flag '${flag}': expected an RFC 3339 time (2026-01-02T15:04:05Z) or a duration (8h)`);
+}
+
+/** Before anyone logs in: the files' directories must exist and be writable. */
+async function checkWritable(files: string[]): Promise<void> {
+  for (const file of files) {
+    const dir = dirname(resolve(file));
+    try {
+      await access(dir, constants.W_OK);
+    } catch (err) {
+      const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+      throw new CaError('ERR_FILE_IO', `cannot write ${file}: the directory ${dir} ${missing ? 'does not exist' : 'is not writable'}`, {
+        hint: missing ? `create it first (mkdir -p ${dir})` : 'choose another place for the certificate and key',
+      });
+    }
+  }
 }
 
 /** Existing output files need --force or a yes; asked before the login so nobody logs in for nothing. */
@@ -144,6 +161,7 @@ export async function certificateRun(opts: CertificateOptions, ctx: CertificateC
   checkTime(opts.notAfter, '--not-after');
   if (opts.listen) checkListenAddress(opts.listen, '--listen');
   if (opts.crtFile === opts.keyFile) throw new UsageError('the certificate and the key must go to different files');
+  await checkWritable([opts.crtFile, opts.keyFile]);
   const target = await resolveCaTarget({ caUrl: opts.caUrl, root: opts.root }, ctx);
   await confirmOverwrite([opts.crtFile, opts.keyFile], opts.force, ctx);
 
@@ -153,8 +171,10 @@ export async function certificateRun(opts: CertificateOptions, ctx: CertificateC
 
   success(ctx.io, 'CA', target.caUrl);
   const signed = await target.client.sign({ csr: csrPem, ott: token, notBefore: opts.notBefore, notAfter: opts.notAfter });
-  await writeFileAtomic(opts.crtFile, chainPem(signed), 0o600);
-  await writeFileAtomic(opts.keyFile, keyPem, 0o600);
+  await writeFilesAtomic([
+    { path: opts.crtFile, data: chainPem(signed), mode: 0o600 },
+    { path: opts.keyFile, data: keyPem, mode: 0o600 },
+  ]);
   success(ctx.io, 'Certificate', opts.crtFile);
   success(ctx.io, 'Private Key', opts.keyFile);
 
