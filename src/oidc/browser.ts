@@ -1,10 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { delimiter } from 'node:path';
+import { envFlag } from '../config/env-flags.js';
 
 /**
  * Open a URL in the user's browser, without waiting for the browser itself.
  *
- * - `CA_OPEN_BROWSER=0`: do not try (step's STEP_OPEN_BROWSER=0); the caller prints the URL.
+ * - `CA_OPEN_BROWSER=0` (or false, no, off): do not try (step's STEP_OPEN_BROWSER=0); the caller
+ *   prints the URL.
  * - `$BROWSER`: the commands it lists (separated by ':' as xdg-utils reads it), tried in order
  *   until one starts; `%s` in a command is replaced by the URL, otherwise the URL is appended.
  * - otherwise the platform's opener (the `open` package: xdg-open, open, start), except on a
@@ -13,7 +15,7 @@ import { delimiter } from 'node:path';
  * Resolves true when a browser process was started, false when none could be.
  */
 export async function openBrowser(url: string, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
-  if (env.CA_OPEN_BROWSER === '0' || env.CA_OPEN_BROWSER?.toLowerCase() === 'false') return false;
+  if (envFlag(env.CA_OPEN_BROWSER) === false) return false;
   const fromEnv = env.BROWSER?.trim();
   if (fromEnv) {
     for (const entry of fromEnv.split(delimiter)) {

@@ -12,6 +12,7 @@ import type { Progress } from './progress.js';
 
 export interface DeviceFlowOptions {
   scopes: readonly string[];
+  /** The most to wait for approval; the device code's lifetime (expires_in) bounds it too. */
   timeoutMs: number;
   requireIdToken: boolean;
 }

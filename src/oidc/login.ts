@@ -2,6 +2,7 @@ import type { Writable } from 'node:stream';
 import type * as oidc from 'openid-client';
 import { CaError, UsageError } from '../errors.js';
 import { formatDuration } from '../config/duration.js';
+import { envFlag } from '../config/env-flags.js';
 import { deviceLogin } from './device.js';
 import { listenForCallback, listenTarget, type ListenTarget } from './loopback.js';
 import { startProgress, type Progress } from './progress.js';
@@ -42,7 +43,11 @@ export interface LoginRequest {
   listen?: string;
   /** No browser on this machine: device flow, or paste the redirect back. */
   console?: boolean;
-  /** How long to wait for the user; default 2 minutes. */
+  /**
+   * How long to wait for the user, when the user chose it (--timeout). Unset, the default: 2
+   * minutes for the browser and the paste, 5 minutes for the device flow (as step); the device
+   * flow never waits past its code's lifetime either way.
+   */
   timeoutMs?: number;
 }
 
@@ -68,7 +73,7 @@ export interface LoginDeps {
   /** The clock; token time checks read it. */
   now: () => Date;
   io: LoginIO;
-  /** CA_OPEN_BROWSER=0 turns the browser off. */
+  /** CA_OPEN_BROWSER=0 (or false, no, off) turns the browser off. */
   env: NodeJS.ProcessEnv;
   /** Opens the URL in a browser; false when none could be started. */
   openBrowser: (url: string) => Promise<boolean>;
@@ -88,6 +93,8 @@ export interface LoginResult {
 
 export const DEFAULT_SCOPES: readonly string[] = ['openid', 'email'];
 export const DEFAULT_TIMEOUT_MS = 120_000;
+/** The device flow's default wait: the user may have to find another device first. */
+export const DEFAULT_DEVICE_TIMEOUT_MS = 300_000;
 
 /** Log in and return the ID token and its checked claims. Adds the `openid` scope if it is missing. */
 export async function login(req: LoginRequest, deps: LoginDeps): Promise<LoginResult> {
@@ -104,8 +111,8 @@ export async function login(req: LoginRequest, deps: LoginDeps): Promise<LoginRe
  */
 export async function authorize(req: LoginRequest, deps: LoginDeps, opts: { requireIdToken: boolean }): Promise<TokenResult> {
   if (!req.clientId) throw new UsageError("missing the '--client-id' flag", { hint: 'pass the OAuth client ID registered at the identity provider' });
+  if (req.timeoutMs !== undefined && !(req.timeoutMs > 0)) throw new TypeError(`timeoutMs must be positive, got ${req.timeoutMs}`);
   const timeoutMs = req.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  if (!(timeoutMs > 0)) throw new TypeError(`timeoutMs must be positive, got ${timeoutMs}`);
   const scopes = req.scopes?.length ? [...req.scopes] : [...DEFAULT_SCOPES];
   const authParams = parseAuthParams(req.authParams ?? []);
   // Checked before any network traffic: a bad --listen is a usage error, not a provider problem.
@@ -118,7 +125,7 @@ export async function authorize(req: LoginRequest, deps: LoginDeps, opts: { requ
     if (config.serverMetadata().device_authorization_endpoint) {
       return deviceLogin(
         config,
-        { scopes, timeoutMs, requireIdToken: opts.requireIdToken },
+        { scopes, timeoutMs: req.timeoutMs ?? DEFAULT_DEVICE_TIMEOUT_MS, requireIdToken: opts.requireIdToken },
         {
           now: deps.now,
           sleep: deps.sleep ?? sleep,
@@ -177,13 +184,24 @@ function timeoutError(ms: number, redirectUri: string): CaError {
  * Start the callback listener and build the authorization request for its redirect URI. The
  * listener's callback checks state (and iss) and exchanges the code before answering the browser,
  * so the page it shows tells the truth about the login.
+ *
+ * `complete` runs once: the browser's callback and a pasted address may both arrive (the same
+ * code, or not), and a second exchange of a code fails with invalid_grant (which could win the
+ * race) and makes some providers revoke the tokens of the first. Every later caller gets the
+ * first call's promise, so the browser tab and the terminal both see how the login ended.
  */
 async function startCallback(flow: FlowSettings, log: (line: string) => void) {
   let checks: AuthorizationChecks | undefined;
-  const complete = async (params: URLSearchParams): Promise<TokenResult> => {
-    if (!checks) throw new CaError('ERR_LOGIN_FAILED', 'a callback arrived before the login started');
-    const code = checkAuthorizationResponse(flow.config, params, checks.state);
-    return exchangeCode(flow.config, code, checks, { requireIdToken: flow.requireIdToken });
+  let completing: Promise<TokenResult> | undefined;
+  const completeOnce = async (params: URLSearchParams, started: AuthorizationChecks): Promise<TokenResult> => {
+    const code = checkAuthorizationResponse(flow.config, params, started.state);
+    return exchangeCode(flow.config, code, started, { requireIdToken: flow.requireIdToken });
+  };
+  const complete = (params: URLSearchParams): Promise<TokenResult> => {
+    // No callback can be ours before the request exists (not kept: it is no attempt at our login).
+    if (!checks) return Promise.reject(new CaError('ERR_LOGIN_FAILED', 'a callback arrived before the login started'));
+    completing ??= completeOnce(params, checks);
+    return completing;
   };
   const listener = await listenForCallback<TokenResult>({ target: flow.target, log, complete, who: (r) => whoOf(r.claims) });
   try {
@@ -201,7 +219,7 @@ async function browserLogin(flow: FlowSettings, deps: LoginDeps): Promise<TokenR
   let progress: Progress | undefined;
   const { listener, url } = await startCallback(flow, (line) => (progress ? progress.log(line) : say(line)));
   try {
-    const disabled = deps.env.CA_OPEN_BROWSER === '0';
+    const disabled = envFlag(deps.env.CA_OPEN_BROWSER) === false;
     const launched = !disabled && (await deps.openBrowser(url).catch(() => false));
     if (launched) {
       say('Your default web browser has been opened to visit:');

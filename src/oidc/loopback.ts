@@ -8,8 +8,11 @@ import { failurePage, successPage } from './pages.js';
  * The loopback redirect listener of a native-app login (RFC 8252 §7.3). It binds a loopback
  * address only, the redirect URI is `http://127.0.0.1:PORT` with no path (what step sends, and
  * what IdP registrations made for step expect), and it takes exactly one callback: the first one
- * that carries `state` decides the login. A wrong state is refused and ends the login, as step
- * does, so a forged callback can never complete it.
+ * that carries `state` and a code or an error decides the login. A wrong state is refused and
+ * ends the login, as step does, so a forged callback can never complete it. Anything else (no
+ * state, another path or host, a request line that is not a URL) is a stray request: it gets a
+ * 400 and the login keeps waiting, so a local process or a web page cannot end it without
+ * knowing at least that a state is needed.
  */
 
 export interface ListenTarget {
@@ -46,8 +49,8 @@ export interface CallbackOptions<T> {
   /** Prints a status line on stderr (the hint about stray requests). */
   log: (line: string) => void;
   /**
-   * Handle the first callback that carries code and state (or an error): check its state and
-   * exchange the code. Throwing fails the login; the message goes on the page.
+   * Handle the first callback that carries state, and code or error: check its state and exchange
+   * the code. Throwing fails the login; the message goes on the page. Nothing else settles it.
    */
   complete: (params: URLSearchParams) => Promise<T>;
   /** Who logged in, for the success page. */
@@ -65,6 +68,13 @@ export interface CallbackListener<T> {
 
 function send(res: ServerResponse, status: number, body: string, type = 'text/html; charset=utf-8'): Promise<void> {
   return new Promise((resolve) => {
+    // A browser that hung up (now, or while the code was being exchanged) never sees the end of
+    // the page, and must not stall the login: its response is closed, or closes, instead.
+    if (res.destroyed) {
+      resolve();
+      return;
+    }
+    res.once('close', () => resolve());
     // Connection: close, so a browser's keep-alive socket does not outlive the login.
     res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', connection: 'close', 'x-content-type-options': 'nosniff' });
     res.end(body, () => resolve());
@@ -99,9 +109,11 @@ export async function listenForCallback<T>(opts: CallbackOptions<T>): Promise<Ca
   result.catch(() => undefined);
 
   const server: Server = createServer({ requestTimeout: 30_000, headersTimeout: 15_000, keepAliveTimeout: 1_000 }, (req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      if (!res.headersSent) void send(res, 500, 'internal error\n', 'text/plain; charset=utf-8');
-      finish(() => rejectResult(err));
+    // Only the real callback settles the login (in handle); a failure answering any other
+    // request is that request's alone, whoever sent it.
+    handle(req, res).catch(() => {
+      if (res.headersSent) res.destroy();
+      else void send(res, 500, 'internal error\n', 'text/plain; charset=utf-8');
     });
   });
   server.on('connection', (socket) => {
@@ -115,15 +127,22 @@ export async function listenForCallback<T>(opts: CallbackOptions<T>): Promise<Ca
   });
   const { port } = server.address() as AddressInfo;
   const redirectUri = `http://${opts.target.redirectHost}:${port}`;
+  const origin = new URL(redirectUri).origin;
   const allowedHosts = new Set([`${opts.target.redirectHost}:${port}`, `127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]);
 
+  /** The page that tells the browser how the login ended, while it is being sent. */
+  let answering: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
   function close(): Promise<void> {
-    closing ??= new Promise<void>((resolve) => {
-      server.close(() => resolve());
+    closing ??= (async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // The login may end elsewhere (a pasted address with the same code) just as this page
+      // goes out: let it finish (send() ends on 'finish' or 'close', so this cannot hang).
+      await answering;
       for (const socket of sockets) socket.destroy();
       server.closeAllConnections();
-    });
+      await closed;
+    })();
     return closing;
   }
 
@@ -135,15 +154,17 @@ export async function listenForCallback<T>(opts: CallbackOptions<T>): Promise<Ca
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', redirectUri);
+    const url = requestUrl(req.url, redirectUri);
     // Only the redirect itself counts: GET on the path-less redirect URI, addressed to our own
     // host name (a page that rebinds some other name to 127.0.0.1 cannot reach the handler).
-    if (req.method !== 'GET' || url.pathname !== '/' || !allowedHosts.has((req.headers.host ?? '').toLowerCase())) {
+    if (req.method !== 'GET' || url?.origin !== origin || url.pathname !== '/' || !allowedHosts.has((req.headers.host ?? '').toLowerCase())) {
       await send(res, 400, 'Bad request\n', 'text/plain; charset=utf-8');
       return;
     }
     const params = url.searchParams;
-    if (!params.has('error') && (!params.get('code') || !params.get('state'))) {
+    // Our state, with a code or an error, is what a callback carries; without any state it
+    // cannot be our login's, so even an `error` in it does not end the login.
+    if (!params.get('state') || (!params.get('error') && !params.get('code'))) {
       // Printed as step does; control characters dropped, the request is anyone's.
       opts.log(`Invalid request received: http://${req.headers.host ?? ''}${req.url ?? ''}`.replace(/\p{Cc}/gu, '?'));
       opts.log('You may have an app or browser plugin that needs to be turned off');
@@ -155,18 +176,35 @@ export async function listenForCallback<T>(opts: CallbackOptions<T>): Promise<Ca
       return;
     }
     handling = true;
-    let value: T;
+    let outcome: { ok: true; value: T } | { ok: false; err: unknown };
     try {
-      value = await opts.complete(params);
+      outcome = { ok: true, value: await opts.complete(params) };
     } catch (err) {
-      const message = err instanceof CaError ? err.message : describe(err);
-      await send(res, 400, failurePage(message));
-      finish(() => rejectResult(err));
-      return;
+      outcome = { ok: false, err };
     }
-    await send(res, 200, successPage(opts.who(value)));
-    finish(() => resolveResult(value));
+    // The login ends with this callback's outcome, whatever happens to the page it shows.
+    try {
+      answering = outcome.ok
+        ? send(res, 200, successPage(opts.who(outcome.value)))
+        : send(res, 400, failurePage(outcome.err instanceof CaError ? outcome.err.message : describe(outcome.err)));
+      await answering;
+    } finally {
+      finish(() => (outcome.ok ? resolveResult(outcome.value) : rejectResult(outcome.err)));
+    }
   }
 
   return { redirectUri, result, close };
+}
+
+/**
+ * The request target as a URL against our redirect URI; undefined unless it is a path (origin
+ * form, what a browser sends) that parses: anyone can write any request line to the port.
+ */
+function requestUrl(target: string | undefined, base: string): URL | undefined {
+  if (!target?.startsWith('/')) return undefined;
+  try {
+    return new URL(target, base);
+  } catch {
+    return undefined;
+  }
 }

@@ -153,15 +153,14 @@ export async function authorizationRequest(
 
 /**
  * Check an authorization response (from the loopback listener or pasted back) and return its
- * code. Our state must come back; an `error` becomes the IdP's message; an `iss` that names
- * another provider (RFC 9207, mix-up defence) is refused.
+ * code. Our state must come back, errors included (RFC 6749 §4.1.2.1: the provider returns it with
+ * an error too), so only our own login's response can end it with the IdP's message; an `iss`
+ * that names another provider (RFC 9207, mix-up defence) is refused.
  */
 export function checkAuthorizationResponse(config: oidc.Configuration, params: URLSearchParams, state: string): string {
-  const returnedState = params.get('state');
+  if (params.get('state') !== state) throw stateMismatch();
   const error = params.get('error');
-  if (returnedState !== null && returnedState !== state) throw stateMismatch();
   if (error) throw authorizationError(error, params.get('error_description'));
-  if (returnedState === null) throw stateMismatch();
   const metadata = config.serverMetadata();
   const iss = params.get('iss');
   if (iss !== null && iss !== metadata.issuer) {

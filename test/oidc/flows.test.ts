@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { generateKeyPair } from 'jose';
 import { CaError } from '../../src/errors.js';
@@ -24,6 +24,25 @@ function rawGet(url: string, host?: string): Promise<number> {
     req.on('error', reject);
     req.end();
   });
+}
+
+/** Write one raw request (any request line, which no HTTP client will send) and return the status line of the answer. */
+function rawRequestLine(redirectUri: string, requestLine: string): Promise<string> {
+  const { hostname, port } = new URL(redirectUri);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: hostname, port: Number(port) }, () => socket.write(`${requestLine}\r\nHost: ${hostname}:${port}\r\n\r\n`));
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (answer += chunk));
+    socket.on('end', () => resolve(answer.split('\r\n')[0] ?? ''));
+    socket.on('error', reject);
+  });
+}
+
+/** Token endpoint requests that exchange an authorization code (not device polls). */
+function isCodeExchange(input: Parameters<typeof fetch>[0], init: Parameters<typeof fetch>[1]): boolean {
+  const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+  return url.endsWith('/token') && String(init?.body ?? '').includes('grant_type=authorization_code');
 }
 
 function assertCaError(code: string, pattern?: RegExp) {
@@ -80,6 +99,70 @@ describe('login() browser flow over HTTP', () => {
     assert.equal(hints?.length, 2, deps.io.err());
   });
 
+  test('an error callback without any state is a stray: 400, and only the error with our state ends the login', async () => {
+    let stray: { status: number; body: string } | undefined;
+    let landing: { status: number; body: string } | undefined;
+    const deps = loginDeps({
+      openBrowser: async (url) => {
+        const redirectUri = new URL(url).searchParams.get('redirect_uri') ?? '';
+        // Any local process (or a web page, with a fixed port) could send this.
+        const response = await fetch(`${redirectUri}/?error=access_denied&error_description=forged+by+someone+else`);
+        stray = { status: response.status, body: await response.text() };
+        assert.equal(await rawGet(`${redirectUri}/?error=server_error&state=`), 400, 'an empty state is no state');
+        // The user presses Cancel at the IdP: its error comes back with our state.
+        ({ landing } = await httpLogin(idp, url, { deny: true }));
+        return true;
+      },
+    });
+    await assert.rejects(login(request(), deps), assertCaError('ERR_LOGIN_DENIED', /^the login was denied \(access_denied: End-User aborted interaction\)$/));
+    assert.equal(stray?.status, 400);
+    assert.doesNotMatch(stray?.body ?? '', /forged/);
+    assert.equal(landing?.status, 400);
+    assert.match(landing?.body ?? '', /data-page="ca-login-failure"[\s\S]*End-User aborted interaction/);
+    assert.match(deps.io.err(), /Invalid request received: http:\/\/127\.0\.0\.1:\d+\/\?error=access_denied&error_description=forged\+by\+someone\+else\n/);
+  });
+
+  test('a request line that is not a URL gets 400 and the login keeps waiting', async () => {
+    const answers: string[] = [];
+    const deps = loginDeps({
+      openBrowser: async (url) => {
+        const redirectUri = new URL(url).searchParams.get('redirect_uri') ?? '';
+        for (const line of ['GET http://[ HTTP/1.1', 'GET //[ HTTP/1.1', 'GET /?code=x&state=y HTTP/1.1 trailing', 'GET http://127.0.0.1/?code=x&state=y HTTP/1.1']) {
+          answers.push(`${line} => ${await rawRequestLine(redirectUri, line)}`);
+        }
+        await httpLogin(idp, url);
+        return true;
+      },
+    });
+    const { claims } = await login(request(), deps);
+    assert.equal(claims.email, 'alice@example.com');
+    for (const answer of answers) assert.match(answer, / => HTTP\/1\.1 400 /, answer);
+  });
+
+  test('a browser that hangs up while the code is exchanged does not stall the login', { timeout: 15_000 }, async () => {
+    const deps = loginDeps({
+      fetch: async (input, init) => {
+        const response = await fetch(input, init);
+        if (isCodeExchange(input, init)) await new Promise((resolve) => setTimeout(resolve, 300));
+        return response;
+      },
+      openBrowser: async (url) => {
+        const { callback } = await httpLogin(idp, url, { deliver: false });
+        // The tab is closed right after the redirect: the page can never be delivered.
+        const socket = connect({ host: callback.hostname, port: Number(callback.port) }, () => {
+          socket.write(`GET ${callback.pathname}${callback.search} HTTP/1.1\r\nHost: ${callback.host}\r\n\r\n`);
+          setTimeout(() => socket.destroy(), 50);
+        });
+        socket.on('error', () => undefined);
+        return true;
+      },
+    });
+    const started = Date.now();
+    const { claims } = await login(request({ timeoutMs: 5_000 }), deps);
+    assert.equal(claims.email, 'alice@example.com');
+    assert.ok(Date.now() - started < 4_000, 'settled with the exchange, not at the timeout');
+  });
+
   test('a fixed port from listen: the redirect URI is exactly http://127.0.0.1:PORT, and an empty host means 127.0.0.1', async () => {
     for (const listen of ['127.0.0.1:PORT', ':PORT']) {
       const port = await freePort();
@@ -123,16 +206,18 @@ describe('login() browser flow over HTTP', () => {
     assert.equal(idp.requests.length, before, 'no discovery either');
   });
 
-  test('CA_OPEN_BROWSER=0: no browser, the URL is printed, and following it completes the login', async () => {
-    let opened = 0;
-    const deps = loginDeps({ env: { CA_OPEN_BROWSER: '0' }, openBrowser: async () => ++opened > 0 });
-    const done = login(request(), deps);
-    const url = await waitFor(() => printedUrl(deps.io.err()), 'the printed URL');
-    await httpLogin(idp, url);
-    const { idToken } = await done;
-    assert.equal(opened, 0);
-    assert.equal(deps.io.err(), `Open a local web browser and visit:\n\n${url}\n\n`);
-    assert.equal((await verifyIdToken(idp, idToken, 'ca-cli')).sub, 'user-alice');
+  test('CA_OPEN_BROWSER=0 (or false, no, off): no browser, the URL is printed, and following it completes the login', async () => {
+    for (const value of ['0', 'false', 'OFF', 'no']) {
+      let opened = 0;
+      const deps = loginDeps({ env: { CA_OPEN_BROWSER: value }, openBrowser: async () => ++opened > 0 });
+      const done = login(request(), deps);
+      const url = await waitFor(() => printedUrl(deps.io.err()), 'the printed URL');
+      await httpLogin(idp, url);
+      const { idToken } = await done;
+      assert.equal(opened, 0, value);
+      assert.equal(deps.io.err(), `Open a local web browser and visit:\n\n${url}\n\n`, value);
+      assert.equal((await verifyIdToken(idp, idToken, 'ca-cli')).sub, 'user-alice');
+    }
   });
 
   test('a browser that cannot be started: step\'s lines, then the URL', async () => {
@@ -205,6 +290,8 @@ describe('login() browser flow over HTTP', () => {
         return idp.signToken({ aud: 'ca-cli', nonce, email: 'mallory@example.com' }, { privateKey, alg: 'RS256', kid: idp.currentKid() });
       }, /not valid/],
       ['for another client', (nonce) => idp.signToken({ aud: 'someone-else', nonce }), /not valid.*aud/],
+      // Signed with the IdP's own key: only the iss check stands between it and the CA.
+      ['from another issuer', (nonce) => idp.signToken({ iss: 'https://idp.example.com', aud: 'ca-cli', nonce }), /not valid.*iss/],
       ['from another login (nonce)', () => idp.signToken({ aud: 'ca-cli', nonce: 'replayed' }), /nonce/],
       ['expired', (nonce) => idp.signToken({ aud: 'ca-cli', nonce, iat: 1_600_000_000, exp: 1_600_000_600 }), /not valid/],
     ];
@@ -283,6 +370,36 @@ describe('login() --console with the device flow', () => {
     await assert.rejects(login(request(), deps), assertCaError('ERR_LOGIN_DENIED', /access_denied/));
   });
 
+  test('without a timeout it waits 5 minutes, or less when the code expires sooner; a given timeout wins', async () => {
+    const cases: [number | undefined, number | undefined, string][] = [
+      [undefined, undefined, '5m0s'],
+      [undefined, 90, '1m30s'],
+      [420_000, undefined, '7m0s'],
+      [420_000, 240, '4m0s'],
+    ];
+    for (const [timeoutMs, expiresIn, said] of cases) {
+      // A clock that the sleeps move: minutes of polling against the real IdP, in no time.
+      let offset = 0;
+      const deps = loginDeps({
+        now: () => new Date(Date.now() + offset),
+        sleep: async (ms) => {
+          offset += ms;
+        },
+        fetch: async (input, init) => {
+          const response = await fetch(input, init);
+          const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+          if (expiresIn === undefined || !url.endsWith('/device/auth') || !response.ok) return response;
+          const body = (await response.json()) as Record<string, unknown>;
+          return Response.json({ ...body, expires_in: expiresIn });
+        },
+      });
+      await assert.rejects(
+        login({ ...request(), timeoutMs }, deps),
+        assertCaError('ERR_LOGIN_TIMEOUT', new RegExp(`^login timed out after ${said} waiting for approval at http://127\\.0\\.0\\.1:\\d+/device$`)),
+      );
+    }
+  });
+
   test('nobody approves: it gives up at the timeout', async () => {
     const deps = loginDeps();
     await assert.rejects(
@@ -311,6 +428,49 @@ describe('login() --console without a device endpoint', () => {
       },
     );
     assert.equal(deps.io.err(), '');
+  });
+
+  test('the browser and the pasted address bring the same code: it is exchanged once, and both see the login succeed', async () => {
+    let exchanges = 0;
+    let landing: Promise<{ status: number; body: string }> | undefined;
+    const deps = loginDeps({
+      // The first exchange answers slowly, so the paste arrives while it is under way.
+      fetch: async (input, init) => {
+        if (!isCodeExchange(input, init)) return fetch(input, init);
+        const first = ++exchanges === 1;
+        const response = await fetch(input, init);
+        if (first) await new Promise((resolve) => setTimeout(resolve, 300));
+        return response;
+      },
+      prompter: {
+        interactive: true,
+        input: async () => {
+          const url = printedUrl(deps.io.err()) ?? assert.fail('no URL printed');
+          const { callback } = await httpLogin(idp, url, { deliver: false });
+          // The browser on this machine reaches the listener...
+          landing = fetch(callback).then(async (r) => ({ status: r.status, body: await r.text() }));
+          await waitFor(() => (exchanges > 0 ? true : undefined), 'the browser callback to exchange the code');
+          // ...and the user pastes the same address all the same.
+          return callback.href;
+        },
+      },
+    });
+    const { claims } = await login({ configurationEndpoint: idp.issuer, clientId: 'ca-cli', clientSecret: 'ca-cli-secret', console: true, timeoutMs: 10_000 }, deps);
+    assert.equal(claims.email, 'alice@example.com');
+    assert.equal(exchanges, 1, 'one code, one exchange');
+    const page = await landing;
+    assert.equal(page?.status, 200);
+    assert.match(page?.body ?? '', /logged in as <strong id="who">alice@example\.com<\/strong>/);
+  });
+
+  test('a pasted error without our state does not end the login with that error', async () => {
+    const deps = loginDeps({
+      prompter: { interactive: true, input: async () => 'http://127.0.0.1:1/?error=access_denied&error_description=not+from+this+login' },
+    });
+    await assert.rejects(
+      login({ configurationEndpoint: idp.issuer, clientId: 'ca-cli', clientSecret: 'ca-cli-secret', console: true, timeoutMs: 10_000 }, deps),
+      assertCaError('ERR_LOGIN_STATE_MISMATCH', /^failed to authenticate: missing or invalid state$/),
+    );
   });
 
   test('the pasted address must carry our state', async () => {

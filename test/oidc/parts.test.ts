@@ -8,6 +8,7 @@ import { chmod, readFile, rm } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { CaError } from '../../src/errors.js';
 import { create, oauthRun, type OauthOptions } from '../../src/cli/commands/oauth.js';
+import { envFlag, parseTimeout } from '../../src/cli/env-flags.js';
 import type { Ctx } from '../../src/cli/context.js';
 import { testIO } from '../../src/cli/io.js';
 import { scriptedPrompter } from '../../src/cli/prompter.js';
@@ -19,6 +20,26 @@ import { parseAuthParams, providerDiscoveryUrl } from '../../src/oidc/provider.j
 import { startIdp, type TestIdp } from '../fixtures/idp.js';
 import { testdir } from '../helpers/testdir.js';
 import { httpLogin, verifyIdToken, waitFor } from './helpers.js';
+
+describe('environment switches and time limits', () => {
+  test('envFlag: 1/true/yes/on, 0/false/no/off in any case; anything else is no opinion', () => {
+    for (const value of ['1', 'true', 'TRUE', 'Yes', 'on', ' on ']) assert.equal(envFlag(value), true, value);
+    for (const value of ['0', 'false', 'False', 'NO', 'off']) assert.equal(envFlag(value), false, value);
+    for (const value of [undefined, '', ' ', '2', 'y', 'n', 'enabled', 'true!']) assert.equal(envFlag(value), undefined, String(value));
+  });
+
+  test('parseTimeout: a positive duration, or a usage error naming the flag', () => {
+    assert.equal(parseTimeout('90s', '--timeout'), 90_000);
+    assert.equal(parseTimeout('2m', '--timeout'), 120_000);
+    for (const value of ['soon', '0s', '-1m', '']) {
+      assert.throws(() => parseTimeout(value, '--wait'), (err: unknown) => {
+        assert.ok(err instanceof CaError && err.code === 'ERR_USAGE' && err.exitCode === 2, String(err));
+        assert.equal(err.message, `invalid value '${value}' for flag '--wait': expected a duration such as 2m or 90s`);
+        return true;
+      });
+    }
+  });
+});
 
 describe('listen addresses', () => {
   test('default, empty host, localhost, IPv6 and other 127/8 addresses', () => {
@@ -126,9 +147,11 @@ describe('openBrowser', () => {
     assert.equal(await opened(), `--new-window\n${URL_}\n--flag\n`);
   });
 
-  test('nothing to start: false; CA_OPEN_BROWSER=0: false without trying', async () => {
+  test('nothing to start: false; CA_OPEN_BROWSER=0 (or false, no, off): false without trying', async () => {
     assert.equal(await openBrowser(URL_, { PATH: process.env.PATH, BROWSER: '/nonexistent/browser' }), false);
-    assert.equal(await openBrowser(URL_, { PATH: process.env.PATH, BROWSER: dir.path('fake-browser'), CA_OPEN_BROWSER: '0' }), false);
+    for (const value of ['0', 'false', 'No', 'OFF']) {
+      assert.equal(await openBrowser(URL_, { PATH: process.env.PATH, BROWSER: dir.path('fake-browser'), CA_OPEN_BROWSER: value }), false, value);
+    }
     if (process.platform === 'linux') assert.equal(await openBrowser(URL_, { PATH: process.env.PATH }), false, 'no display, no $BROWSER');
   });
 });
@@ -168,12 +191,18 @@ describe('ca oauth', () => {
     });
   });
 
-  test('defaults; --idp is an alias; CA_CONSOLE=true turns --console on, false does not', async () => {
+  test('defaults; --idp is an alias; CA_CONSOLE=true (1, yes, on) turns --console on, anything else does not', async () => {
     const opts = await parse(['--idp', 'https://idp.example.com', '--client-id', 'cli']);
     assert.equal(opts.provider, 'https://idp.example.com');
-    assert.deepEqual([opts.scopes, opts.authParams, opts.oidc, opts.bare, opts.console, opts.timeoutMs], [[], [], false, false, false, 120_000]);
-    assert.equal((await parse(['--provider', 'x', '--client-id', 'c'], { CA_CONSOLE: 'true' })).console, true);
-    assert.equal((await parse(['--provider', 'x', '--client-id', 'c'], { CA_CONSOLE: 'false' })).console, false);
+    // No --timeout: left to the login, which waits 2 minutes for a browser and 5 for the device flow.
+    assert.deepEqual([opts.scopes, opts.authParams, opts.oidc, opts.bare, opts.console, opts.timeoutMs], [[], [], false, false, false, undefined]);
+    assert.equal((await parse(['--provider', 'x', '--client-id', 'c', '--timeout', '2m'])).timeoutMs, 120_000, 'given, even if it is the usual value');
+    for (const value of ['true', '1', 'YES', 'on']) {
+      assert.equal((await parse(['--provider', 'x', '--client-id', 'c'], { CA_CONSOLE: value })).console, true, value);
+    }
+    for (const value of ['false', '0', 'off', 'banana', '']) {
+      assert.equal((await parse(['--provider', 'x', '--client-id', 'c'], { CA_CONSOLE: value })).console, false, value);
+    }
   });
 
   const base = (): OauthOptions => ({

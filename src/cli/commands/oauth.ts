@@ -4,7 +4,7 @@ import type { Ctx } from '../context.js';
 import { collect } from '../flags.js';
 import { result } from '../output.js';
 import { checkListenAddress } from '../../config/provisioner.js';
-import { tryParseDuration } from '../../config/duration.js';
+import { envFlag, parseTimeout } from '../env-flags.js';
 import type { LoginDeps, TokenResponse } from '../../oidc/index.js';
 
 export interface OauthOptions {
@@ -19,7 +19,8 @@ export interface OauthOptions {
   bare: boolean;
   console: boolean;
   listen?: string;
-  timeoutMs: number;
+  /** --timeout; unset, the login's own default (2 minutes, 5 for the device flow). */
+  timeoutMs?: number;
 }
 
 export type OauthCtx = Pick<Ctx, 'io' | 'env' | 'now' | 'fetch' | 'prompter'> & {
@@ -73,19 +74,6 @@ export async function oauthRun(opts: OauthOptions, ctx: OauthCtx): Promise<void>
   result(ctx.io, stepTokenJson(tokens));
 }
 
-function parseTimeout(value: string): number {
-  const ms = tryParseDuration(value);
-  if (ms === undefined || ms <= 0) {
-    throw new UsageError(`invalid value '${value}' for flag '--timeout': expected a duration such as 2m or 90s`);
-  }
-  return ms;
-}
-
-/** CA_CONSOLE=true (or 1, yes) turns --console on; anything else leaves it to the flag. */
-function envFlag(value: string | undefined): boolean {
-  return /^(1|true|yes)$/i.test(value ?? '');
-}
-
 interface OauthFlagValues {
   provider?: string;
   idp?: string;
@@ -97,7 +85,7 @@ interface OauthFlagValues {
   bare?: boolean;
   console?: boolean;
   listen?: string;
-  timeout: string;
+  timeout?: string;
 }
 
 export function create(ctx: Ctx, run = oauthRun): Command {
@@ -116,7 +104,7 @@ export function create(ctx: Ctx, run = oauthRun): Command {
     .option('--bare', 'print only the token: the ID token with --oidc, else the access token')
     .option('-c, --console', 'log in without a browser on this machine (also CA_CONSOLE=true)')
     .addOption(new Option('--listen <host:port>', 'the loopback address for the login callback (default: 127.0.0.1 and a random port)').env('CA_LISTEN'))
-    .option('--timeout <duration>', 'how long to wait for the login', '2m')
+    .option('--timeout <duration>', 'how long to wait for the login (default: 2m; 5m for the device flow)')
     .addHelpText(
       'after',
       `
@@ -153,9 +141,11 @@ Environment:
           authParams: o.authParam ?? [],
           oidc: Boolean(o.oidc),
           bare: Boolean(o.bare),
-          console: Boolean(o.console) || envFlag(ctx.env.CA_CONSOLE),
+          // CA_CONSOLE=true (or 1, yes, on) turns --console on; anything else leaves it to the flag.
+          console: Boolean(o.console) || envFlag(ctx.env.CA_CONSOLE) === true,
           listen: o.listen,
-          timeoutMs: parseTimeout(o.timeout),
+          // No commander default: an unset --timeout lets the login pick its flow's limit.
+          timeoutMs: o.timeout === undefined ? undefined : parseTimeout(o.timeout, '--timeout'),
         },
         ctx,
       );
