@@ -8,7 +8,8 @@ import type { Ctx } from '../context.js';
 import { caUrlOption, collect, rootOption } from '../flags.js';
 import { result, success } from '../output.js';
 import { writeFilesAtomic } from '../../config/atomic.js';
-import { tryParseDuration, tryParseTimeOrDuration } from '../../config/duration.js';
+import { tryParseTimeOrDuration } from '../../config/duration.js';
+import { envFlag, parseTimeout } from '../env-flags.js';
 import { checkListenAddress } from '../../config/provisioner.js';
 import { resolveCaTarget, type CaTarget } from '../../client/target.js';
 import type { RemoteProvisioner, SignResult } from '../../client/ca-client.js';
@@ -33,7 +34,8 @@ export interface CertificateOptions {
   caUrl?: string;
   root?: string;
   json: boolean;
-  timeoutMs: number;
+  /** How long to wait for the login; unset: 2 minutes, 5 for the device flow. */
+  timeoutMs?: number;
 }
 
 type CertificateCtx = Pick<Ctx, 'io' | 'env' | 'now' | 'fetch' | 'prompter' | 'caPath'> & {
@@ -202,12 +204,6 @@ export async function certificateRun(opts: CertificateOptions, ctx: CertificateC
   }
 }
 
-function parseTimeout(value: string): number {
-  const ms = tryParseDuration(value);
-  if (ms === undefined || ms <= 0) throw new UsageError(`invalid value '${value}' for flag '--timeout': expected a duration such as 2m or 90s`);
-  return ms;
-}
-
 function parseSize(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n)) throw new UsageError(`invalid value '${value}' for flag '--size': expected a number of bits`);
@@ -239,7 +235,7 @@ export function create(ctx: Ctx, run = certificateRun): Command {
     .addOption(caUrlOption())
     .addOption(rootOption())
     .option('--json', 'print what was written as JSON on standard output', false)
-    .option('--timeout <duration>', 'how long to wait for the login', '2m')
+    .option('--timeout <duration>', 'how long to wait for the login (default: 2m; 5m for the device flow)')
     .addHelpText(
       'after',
       `
@@ -256,7 +252,7 @@ Examples:
   # An admin asking for a service name, valid 8 hours
   $ ca certificate api.internal api.crt api.key --san api.internal --san 10.0.0.7 --not-after 8h
 
-Environment: CA_URL, CA_ROOT, CA_TOKEN, CA_CONSOLE, CA_LISTEN, CA_OPEN_BROWSER=0 (print the URL
+Environment: CA_URL, CA_ROOT, CA_TOKEN, CA_CONSOLE, CA_LISTEN, CA_OPEN_BROWSER=0 or false (print the URL
 instead of opening a browser), BROWSER (the command that opens it), HTTPS_PROXY / NO_PROXY.`,
     )
     .action(async (subject: string, crtFile: string, keyFile: string, o: Record<string, unknown>) => {
@@ -273,13 +269,13 @@ instead of opening a browser), BROWSER (the command that opens it), HTTPS_PROXY 
           curve: (o.curve ?? o.crv) as string | undefined,
           size: o.size as number | undefined,
           token: o.token as string | undefined,
-          console: o.console === true || ['true', '1'].includes((ctx.env.CA_CONSOLE ?? '').toLowerCase()),
+          console: o.console === true || envFlag(ctx.env.CA_CONSOLE) === true,
           listen: o.listen as string | undefined,
           force: Boolean(o.force),
           caUrl: o.caUrl as string | undefined,
           root: o.root as string | undefined,
           json: Boolean(o.json),
-          timeoutMs: parseTimeout(o.timeout as string),
+          timeoutMs: o.timeout === undefined ? undefined : parseTimeout(o.timeout as string, '--timeout'),
         },
         ctx,
       );
