@@ -135,7 +135,8 @@ export function applyOidcChanges(p: OidcProvisionerJson, c: OidcChanges): OidcPr
 
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
-function isLoopbackHost(hostname: string): boolean {
+/** A host that is this machine (`http://` is allowed there for discovery: a local test IdP). */
+export function isLoopbackHost(hostname: string): boolean {
   const h = hostname.toLowerCase();
   if (LOOPBACK_NAMES.has(h) || h.endsWith('.localhost')) return true;
   return isIP(h) === 4 && h.startsWith('127.');

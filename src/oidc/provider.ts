@@ -1,6 +1,6 @@
 import * as oidc from 'openid-client';
 import { CaError, UsageError, describe } from '../errors.js';
-import { discoveryUrl } from '../config/provisioner.js';
+import { discoveryUrl, isLoopbackHost } from '../config/provisioner.js';
 
 /**
  * The identity provider as openid-client sees it: discovery, the authorization request, the
@@ -43,11 +43,6 @@ export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const PROTECTED_PARAMS = new Set([
   'client_id', 'redirect_uri', 'response_type', 'state', 'nonce', 'code_challenge', 'code_challenge_method', 'scope',
 ]);
-
-function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.toLowerCase();
-  return h === 'localhost' || h === '[::1]' || h.endsWith('.localhost') || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
-}
 
 /** The discovery URL of a provider: https, or http on a loopback host (a local test IdP). */
 export function providerDiscoveryUrl(configurationEndpoint: string): URL {
