@@ -7,42 +7,33 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
-import { createServer, type Server } from 'node:https';
 import { runCli } from '../helpers/run-cli.js';
-import { run } from '../helpers/exec.js';
+import { selfSigned, startHttpsServer } from '../helpers/https.js';
 import { testdir } from '../helpers/testdir.js';
 
 let work: Awaited<ReturnType<typeof testdir>>;
-let server: Server;
+let server: Awaited<ReturnType<typeof startHttpsServer>>;
 let url: string;
 let answer = '';
 let root = '';
 let other = '';
 let fingerprint = '';
 
-async function selfSigned(name: string): Promise<string> {
-  await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', work.path(`${name}.key`), '-out', work.path(`${name}.crt`), '-days', '1', '-subj', `/CN=${name}`]);
-  return readFile(work.path(`${name}.crt`), 'utf8');
-}
-
 before(async () => {
   work = await testdir();
-  root = await selfSigned('root');
-  other = await selfSigned('mallory');
-  const tls = await selfSigned('server');
-  fingerprint = (await runCli(['fingerprint', work.path('root.crt')])).stdout.trim();
-  server = createServer({ cert: tls, key: await readFile(work.path('server.key'), 'utf8') }, (req, res) => {
+  const rootCert = await selfSigned(work.dir, 'root');
+  root = rootCert.pem;
+  other = (await selfSigned(work.dir, 'mallory')).pem;
+  fingerprint = (await runCli(['fingerprint', rootCert.crtFile])).stdout.trim();
+  server = await startHttpsServer(await selfSigned(work.dir, 'server'), (req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ ca: answer }));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  url = `https://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  url = server.url;
 });
 
 after(async () => {
-  server?.closeAllConnections();
-  await new Promise((resolve) => server?.close(resolve));
+  await server?.close();
   await work?.cleanup();
 });
 

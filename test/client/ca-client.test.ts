@@ -4,24 +4,22 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:https';
 import { CaClient } from '../../src/client/ca-client.js';
 import { makeFetch } from '../../src/client/http.js';
 import { CaError } from '../../src/errors.js';
-import { run } from '../helpers/exec.js';
+import { selfSigned, startHttpsServer } from '../helpers/https.js';
 import { testdir } from '../helpers/testdir.js';
 
 let work: Awaited<ReturnType<typeof testdir>>;
-let server: Server;
+let server: Awaited<ReturnType<typeof startHttpsServer>>;
 let url: string;
 let rootPem: string;
 
 before(async () => {
   work = await testdir();
-  await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', work.path('s.key'), '-out', work.path('s.crt'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
-  rootPem = await readFile(work.path('s.crt'), 'utf8');
-  server = createServer({ cert: rootPem, key: await readFile(work.path('s.key'), 'utf8') }, (req, res) => {
+  const tls = await selfSigned(work.dir, '127.0.0.1');
+  rootPem = tls.pem;
+  server = await startHttpsServer(tls, (req, res) => {
     if (req.url?.startsWith('/hang')) return; // never answers
     if (req.url?.startsWith('/html')) {
       res.writeHead(200, { 'content-type': 'text/html' });
@@ -31,14 +29,11 @@ before(async () => {
     res.writeHead(201, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ certChain: [] }));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  url = `https://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  url = server.url;
 });
 
 after(async () => {
-  server?.closeAllConnections();
-  await new Promise((resolve) => server?.close(resolve));
+  await server?.close();
   await work?.cleanup();
 });
 

@@ -14,6 +14,7 @@ import { browserEnv as scriptedBrowser, readBrowserResult } from '../fixtures/br
 import { createCaHome, startServe, type CaHome, type Serving } from '../server/helpers.js';
 import { runCli, type CliResult } from '../helpers/run-cli.js';
 import { run } from '../helpers/exec.js';
+import { selfSigned } from '../helpers/https.js';
 import { testdir } from '../helpers/testdir.js';
 import { startMtlsServer } from '../../examples/mtls-server/server.mjs';
 
@@ -311,10 +312,6 @@ async function ownServerCert(): Promise<{ cert: string; key: string }> {
 
 /** A client certificate from a root the service does not trust, made with openssl. */
 async function strangerCert(): Promise<{ crt: string; key: string }> {
-  const crt = work.path('stranger.crt');
-  const key = work.path('stranger.key');
-  if (!existsSync(crt)) {
-    await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', crt, '-days', '1', '-subj', '/CN=mallory@example.com']);
-  }
-  return { crt, key };
+  if (!existsSync(work.path('mallory@example.com.crt'))) await selfSigned(work.dir, 'mallory@example.com');
+  return { crt: work.path('mallory@example.com.crt'), key: work.path('mallory@example.com.key') };
 }
