@@ -149,6 +149,14 @@ function unreadable(file: string, what: string, err?: unknown): CaError {
   });
 }
 
+function parseKeyJson(text: string, file: string): Jwk {
+  try {
+    return JSON.parse(text) as Jwk;
+  } catch (err) {
+    throw unreadable(file, 'a JWK', err);
+  }
+}
+
 function keyFromJwk(jwk: unknown, file: string, which: 'public' | 'private'): KeyObject {
   if (!jwk || typeof jwk !== 'object' || typeof (jwk as Jwk).kty !== 'string') throw unreadable(file, `a ${which} key`);
   if ((jwk as Jwk).kty === 'oct') {
@@ -168,8 +176,8 @@ function keyFromJwk(jwk: unknown, file: string, which: 'public' | 'private'): Ke
 export async function readPublicKeyFile(text: string, file: string): Promise<Jwk> {
   const kind = kindOf(text);
   if (kind === 'jwk') {
-    const jwk = JSON.parse(text) as Jwk;
-    const key = createPublicKey(keyFromJwk(jwk, file, isPrivateJwk(jwk) ? 'private' : 'public'));
+    const jwk = parseKeyJson(text, file);
+    const key = isPrivateJwk(jwk) ? createPublicKey(keyFromJwk(jwk, file, 'private')) : keyFromJwk(jwk, file, 'public');
     return toProvisionerJwk(key, jwk);
   }
   if (kind === 'pem') {
@@ -199,7 +207,7 @@ export async function readPrivateKeyFile(text: string, file: string, password: (
     return toProvisionerJwk(keyFromJwk(jwk, file, 'private'), jwk);
   }
   if (kind === 'jwk') {
-    const jwk = JSON.parse(text) as Jwk;
+    const jwk = parseKeyJson(text, file);
     if (!isPrivateJwk(jwk)) throw new CaError('ERR_KEY_INVALID', `invalid jwk: ${file} holds a public key, not a private key`, { hint: 'pass it with --public-key' });
     return toProvisionerJwk(keyFromJwk(jwk, file, 'private'), jwk);
   }
