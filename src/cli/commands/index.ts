@@ -25,6 +25,7 @@ const TOOLS = 'Tools:';
 export const commandTable: CommandEntry[] = [
   { name: 'certificate', group: USE, load: () => import('./certificate.js') },
   { name: 'bootstrap', group: USE, load: () => import('./bootstrap.js') },
+  { name: 'token', group: USE, load: () => import('./token.js') },
   { name: 'init', group: ADMIN, load: () => import('./init.js') },
   { name: 'provisioner', group: ADMIN, load: () => import('./provisioner/index.js') },
   { name: 'serve', group: ADMIN, load: () => import('./serve.js') },
