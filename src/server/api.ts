@@ -53,10 +53,18 @@ const ROUTES: ReadonlyMap<string, Methods> = new Map<string, Methods>([
 ]);
 
 const ROOT_PREFIX = '/root/';
+const ENCRYPTED_KEY = /^\/provisioners\/([^/]+)\/encrypted-key$/;
+
+/** The routes with a parameter in the path. */
+function parameterRoute(path: string): Methods | undefined {
+  if (path.startsWith(ROOT_PREFIX) && path.indexOf('/', ROOT_PREFIX.length) < 0) return { GET: root };
+  if (ENCRYPTED_KEY.test(path)) return { GET: encryptedKey };
+  return undefined;
+}
 
 /** The handler for a method and path (prefix already stripped), or the 404/405 problem. */
 export function route(method: string, path: string): Handler {
-  const methods = ROUTES.get(path) ?? (path.startsWith(ROOT_PREFIX) && path.indexOf('/', ROOT_PREFIX.length) < 0 ? { GET: root } : undefined);
+  const methods = ROUTES.get(path) ?? parameterRoute(path);
   if (!methods) throw notFound(undefined, `no route for ${path}`);
   // HEAD is GET without the body (Node leaves it out).
   const handler = methods[(method === 'HEAD' ? 'GET' : method) as keyof Methods];
@@ -78,6 +86,14 @@ function root(req: ApiRequest): ApiResponse {
   const body = req.generation.published.rootByFingerprint.get(sum);
   if (!body) throw notFound(`root certificate with fingerprint ${JSON.stringify(sum)} was not found`, `unknown root ${sum}`);
   return ok(body);
+}
+
+/** GET /provisioners/{kid}/encrypted-key: a JWK provisioner's encrypted private key, as step-ca serves it. */
+function encryptedKey(req: ApiRequest): ApiResponse {
+  const kid = decodeURIComponentSafe(ENCRYPTED_KEY.exec(req.path)?.[1] ?? '');
+  const key = req.generation.authority.encryptedKey(kid);
+  if (key === undefined) throw notFound(`The requested resource could not be found: no provisioner has an encrypted key with kid ${JSON.stringify(kid)}.`, `unknown encrypted key ${kid}`);
+  return ok(jsonBody({ key }));
 }
 
 function decodeURIComponentSafe(s: string): string {
