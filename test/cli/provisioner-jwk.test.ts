@@ -10,6 +10,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { runCli } from '../helpers/run-cli.js';
 import { run } from '../helpers/exec.js';
 import { testdir } from '../helpers/testdir.js';
+import { assertRefusals, type Refusal } from './refusals.js';
 import { decryptPbes2ByHand, thumbprintByHand } from '../helpers/jwk.js';
 import { addRun, type AddOptions } from '../../src/cli/commands/provisioner/add.js';
 import { testIO } from '../../src/cli/io.js';
@@ -120,8 +121,7 @@ test('JWK refusals name the problem and leave ca.json byte-identical', async (t)
   await writeFile(d.path('admin.jwe'), admin?.encryptedKey);
   await writeFile(d.path('broken.json'), '{"kty": "EC",');
   const pw = ['--password-file', d.path('ci.txt')];
-  const original = await read();
-  const cases: [string[], RegExp, number][] = [
+  const cases: Refusal[] = [
     [['provisioner', 'add', 'admin', '--create', ...pw], /provisioner with name admin already exists/, 1],
     [['provisioner', 'add', 'copy', '--public-key', d.path('admin.pub.json')], new RegExp(`provisioner with kid ${admin?.key.kid} already exists: it is the key of provisioner admin`), 1],
     [['provisioner', 'add', 'x', '--create', '--public-key', d.path('other.pub.pem'), ...pw], /flag '--create' is incompatible with '--public-key'/, 2],
@@ -139,13 +139,7 @@ test('JWK refusals name the problem and leave ca.json byte-identical', async (t)
     [['provisioner', 'update', 'admin', '--client-id', 'x'], /flag '--client-id' is not for JWK provisioners: admin is one/, 2],
     [['provisioner', 'update', 'admin', '--x509-default-dur', 'soon'], /invalid value 'soon' for flag '--x509-default-dur'/, 2],
   ];
-  for (const [args, message, code] of cases) {
-    const res = await ca(...args);
-    assert.equal(res.code, code, `${args.join(' ')}: ${res.stderr}`);
-    assert.match(res.stderr, message, args.join(' '));
-    assert.doesNotMatch(res.stderr, /\n\s+at /, 'no stack trace');
-    assert.equal(await read(), original, `ca.json changed by: ${args.join(' ')}`);
-  }
+  await assertRefusals(cases, ca, read);
   assert.deepEqual((await readdir(d.path('ca/config'))).sort(), ['ca.json', 'defaults.json'], 'no lock or temporary file left behind');
 });
 
