@@ -170,8 +170,12 @@ async function provisionerPassword(p: RemoteProvisioner, req: TokenRequest, ctx:
 /** A one-time token signed with the JWK provisioner's key. */
 async function jwkToken(p: RemoteProvisioner, req: TokenRequest, target: CaTarget, ctx: TokenCtx): Promise<string> {
   if (req.subject === undefined || req.subject === '') throw new CaError('ERR_USAGE', 'a JWK token needs a subject', { exitCode: 2 });
-  // step-ca lists the encrypted key with the provisioner; a CA that leaves it out serves it by kid.
-  const encryptedKey = p.encryptedKey ?? (p.key?.kid ? await target.client.provisionerKey(p.key.kid) : undefined);
+  // step-ca lists the encrypted key with the provisioner; a CA that leaves it out serves it by kid
+  // (404 when it has none: then openProvisionerKey says the key is not in ca.json).
+  const kid = p.key?.kid;
+  const encryptedKey =
+    p.encryptedKey ??
+    (kid ? await target.client.provisionerKey(kid).catch((err: unknown) => (err instanceof CaError && err.status === 404 ? undefined : Promise.reject(err))) : undefined);
   const password = await provisionerPassword(p, req, ctx);
   const now = ctx.now();
   return makeJwkToken({

@@ -160,6 +160,21 @@ describe('ca token', { timeout: 120_000 }, () => {
     );
     assert.deepEqual(prompter.asked, ['What provisioner key do you want to use?', 'Please enter the password to decrypt the provisioner key:']);
     assert.equal((await verified(io.out().trim())).sub, 'localhost');
+    // A CA that lists provisioners without their encrypted key serves it by kid; ours does both.
+    const stored = JSON.parse(await readFile(home.configPath, 'utf8')).authority.provisioners.find((p: { name: string }) => p.name === 'admin');
+    assert.equal(await target.client.provisionerKey(String(adminKey.kid)), stored.encryptedKey);
+  });
+
+  test('a JWK provisioner with only a public key in ca.json makes no tokens, and says why', async () => {
+    await run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', work.path('v.pem')]);
+    await run('openssl', ['pkey', '-in', work.path('v.pem'), '-pubout', '-out', work.path('v.pub.pem')]);
+    await home.cli(['provisioner', 'add', 'verify-only', '--type', 'JWK', '--public-key', work.path('v.pub.pem')]);
+    serving.child.kill('SIGHUP');
+    const target = await resolveCaTarget({ caUrl, root: home.rootFile }, { caPath: home.caPath, env: {} });
+    for (let i = 0; i < 100 && !(await target.client.provisioners()).some((p) => p.name === 'verify-only'); i++) await new Promise((r) => setTimeout(r, 100));
+    const res = await ca(['localhost', '--provisioner', 'verify-only', '--password-file', work.path('pw.txt')]);
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, /ca: provisioner verify-only has no encrypted key\n {2}try: its private key is not in ca\.json/);
   });
 
   test('with an OIDC provisioner it logs in (browser) and prints the ID token', async () => {
