@@ -262,8 +262,9 @@ class PostgresStore implements Store {
       await admin.query(`CREATE DATABASE "${database.replace(/"/g, '""')}"`);
       this.log({ level: 'info', msg: 'created the database', database: this.settings.target });
     } catch (err) {
-      // Another replica created it at the same moment.
-      if ((err as { code?: string }).code === '42P04') return;
+      // Another replica created it at the same moment (duplicate_database, or its catalog row).
+      const code = (err as { code?: string }).code;
+      if (code === '42P04' || code === '23505') return;
       throw new CaError('ERR_DATABASE', `the ${this.settings.target} does not exist and could not be created: ${this.reason(err)}`, {
         cause: err,
         hint: `create it (CREATE DATABASE "${database}" OWNER <user>) or let the user create databases (ALTER ROLE <user> CREATEDB)`,
