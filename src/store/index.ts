@@ -47,7 +47,12 @@ export async function openStore(config: CaConfigJson, caPath: string, options: O
       hint: 'set "db": {"type": "sqlite", "dataSource": "db"}, or {"type": "postgresql", "dataSource": "postgresql://USER:PASS@HOST:5432/", "database": "ca"}',
     });
   }
-  const dataSource = typeof db === 'object' ? (db as { dataSource?: unknown }).dataSource : undefined;
-  const dir = typeof dataSource === 'string' && dataSource.trim() !== '' ? resolveIn(caPath, dataSource) : caLayout(caPath).dbDir;
-  return openSqliteStore(dir);
+  return openSqliteStore(embeddedStoreDir(config, caPath));
+}
+
+/** Where the embedded store of a configuration lives: `db.dataSource` relative to `caPath`, else `$CA_PATH/db`. */
+export function embeddedStoreDir(config: CaConfigJson, caPath: string): string {
+  const db = config.db;
+  const dataSource = typeof db === 'object' && db !== null && !isPostgresDb(db) ? (db as { dataSource?: unknown }).dataSource : undefined;
+  return typeof dataSource === 'string' && dataSource.trim() !== '' ? resolveIn(caPath, dataSource) : caLayout(caPath).dbDir;
 }

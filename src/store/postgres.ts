@@ -157,7 +157,7 @@ interface CertificateRow {
 }
 
 /** Connect (creating the database if it is missing, as step-ca does) and migrate; a clear error when it cannot. */
-export async function openPostgresStore(db: { dataSource?: unknown; database?: unknown }, options: PostgresStoreOptions = {}): Promise<Store> {
+export async function openPostgresStore(db: { dataSource?: unknown; database?: unknown }, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
   const settings = postgresSettings(db, options.env ?? process.env);
   const store = new PostgresStore(settings, options);
   try {
@@ -169,7 +169,7 @@ export async function openPostgresStore(db: { dataSource?: unknown; database?: u
   return store;
 }
 
-class PostgresStore implements Store {
+export class PostgresStore implements Store {
   private readonly pool: pg.Pool;
   private readonly feed: ChangeFeed;
   private readonly now: () => Date;
@@ -290,6 +290,11 @@ class PostgresStore implements Store {
     let text = describe(err);
     if (err instanceof AggregateError && err.errors.length > 0) text = err.errors.map(describe).join('; ');
     return redactSecret(text || String((err as { code?: unknown }).code ?? 'unknown error'), this.settings.secret);
+  }
+
+  /** What messages call the database: `PostgreSQL database "ca" at host:5432 (user "ca")`. */
+  get target(): string {
+    return this.settings.target;
   }
 
   /**
