@@ -14,7 +14,7 @@ import { CaError, describe } from '../errors.js';
 import { pendingMigrations } from './migrations.js';
 import { REVOCATIONS_TOPIC } from './changes.js';
 import { recordChange, type PostgresStore } from './postgres.js';
-import { SQLITE_FILE, SQLITE_MIGRATIONS } from './sqlite.js';
+import { SQLITE_FILE, SQLITE_MIGRATIONS, type SqliteCertificateRow } from './sqlite.js';
 
 export interface CopyCount {
   /** What was copied, for people: "certificates", "used tokens". */
@@ -48,17 +48,6 @@ function* batches<T>(rows: IterableIterator<T>): Generator<T[]> {
   if (batch.length > 0) yield batch;
 }
 
-interface SqliteCertificate {
-  serial: string;
-  subject: string;
-  sans: string;
-  provisioner: string;
-  not_before: number;
-  not_after: number;
-  pem: string;
-  issued_at: number;
-}
-
 const TABLE_COPIES: readonly TableCopy[] = [
   {
     what: 'certificates',
@@ -66,9 +55,9 @@ const TABLE_COPIES: readonly TableCopy[] = [
     async copy(source, target) {
       let copied = 0;
       let skipped = 0;
-      const rows = source.prepare('SELECT * FROM certificates ORDER BY serial').iterate() as IterableIterator<SqliteCertificate>;
+      const rows = source.prepare('SELECT * FROM certificates ORDER BY serial').iterate() as IterableIterator<SqliteCertificateRow>;
       for (const batch of batches(rows)) {
-        const column = <K extends keyof SqliteCertificate>(k: K): SqliteCertificate[K][] => batch.map((r) => r[k]);
+        const column = <K extends keyof SqliteCertificateRow>(k: K): SqliteCertificateRow[K][] => batch.map((r) => r[k]);
         const { rowCount } = await target.query(
           `INSERT INTO certificates (serial, subject, sans, provisioner, not_before, not_after, pem, issued_at)
            SELECT t.serial, t.subject, ARRAY(SELECT json_array_elements_text(t.sans::json)), t.provisioner,

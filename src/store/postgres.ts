@@ -216,37 +216,35 @@ export class PostgresStore implements Store {
 
   /** First connection and the migrations; errors name the database, never the password. */
   async start(): Promise<void> {
-    let client: pg.PoolClient;
     try {
-      client = await this.pool.connect();
+      (await this.pool.connect()).release();
     } catch (err) {
       if ((err as { code?: string }).code !== '3D000') throw this.startError(err);
       await this.createDatabase();
       try {
-        client = await this.pool.connect();
+        (await this.pool.connect()).release();
       } catch (again) {
         throw this.startError(again);
       }
     }
     try {
-      await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-      await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
-        version    integer PRIMARY KEY,
-        name       text NOT NULL,
-        applied_at timestamptz NOT NULL DEFAULT now()
-      )`);
-      const { rows } = await client.query<{ version: number }>('SELECT coalesce(max(version), 0)::integer AS version FROM schema_migrations');
-      for (const m of pendingMigrations(POSTGRES_MIGRATIONS, rows[0]?.version ?? 0)) {
-        await client.query(m.sql);
-        await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
-      }
-      await client.query('COMMIT');
-      client.release();
+      await this.transaction(async (client) => {
+        await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+        await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+          version    integer PRIMARY KEY,
+          name       text NOT NULL,
+          applied_at timestamptz NOT NULL DEFAULT now()
+        )`);
+        const { rows } = await client.query<{ version: number }>('SELECT coalesce(max(version), 0)::integer AS version FROM schema_migrations');
+        for (const m of pendingMigrations(POSTGRES_MIGRATIONS, rows[0]?.version ?? 0)) {
+          await client.query(m.sql);
+          await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+        }
+      });
     } catch (err) {
-      client.release(err instanceof Error ? err : true);
-      throw new CaError('ERR_DATABASE', `cannot prepare the tables of the ${this.settings.target}: ${this.reason(err)}`, {
-        cause: err,
+      const cause = err instanceof CaError && err.cause !== undefined ? err.cause : err;
+      throw new CaError('ERR_DATABASE', `cannot prepare the tables of the ${this.settings.target}: ${this.reason(cause)}`, {
+        cause,
         hint: 'the user needs the right to create tables in that database (e.g. be its owner)',
       });
     }

@@ -89,7 +89,8 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
   },
 ];
 
-interface CertificateRow {
+/** A row of `certificates` as SQLite keeps it (times in ms since the epoch, sans as JSON). */
+export interface SqliteCertificateRow {
   serial: string;
   subject: string;
   sans: string;
@@ -97,6 +98,7 @@ interface CertificateRow {
   not_before: number;
   not_after: number;
   pem: string;
+  issued_at: number;
 }
 
 export interface SqliteStoreOptions {
@@ -168,7 +170,7 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 class SqliteStore implements Store {
   private readonly insertCertificate: Database.Statement;
-  private readonly selectCertificate: Database.Statement<[string], CertificateRow>;
+  private readonly selectCertificate: Database.Statement<[string], SqliteCertificateRow>;
   private readonly insertToken: Database.Statement;
   private readonly sweepTokens: Database.Statement;
   private readonly certificateExists: Database.Statement<[string], { one: number }>;
