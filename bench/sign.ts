@@ -20,13 +20,13 @@
  * level (default 2000), and everything is stopped after BENCH_DEADLINE_S seconds (default 600).
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'node:https';
 import { Worker } from 'node:worker_threads';
 import { startIdp, type TestIdp } from '../test/fixtures/idp.js';
-import { startPostgres, type TestPostgres } from '../test/fixtures/postgres.js';
+import { processTree, startPostgres, type TestPostgres } from '../test/fixtures/postgres.js';
 import { createCaHome, makeCsr, mintToken, setDatabase, signJson, startServe, type CaHome, type Serving } from '../test/server/helpers.js';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000);
@@ -184,33 +184,22 @@ const CLOCK_TICKS = (() => {
 
 /** user+system CPU seconds of `pid` and every process below it, now (Linux /proc; NaN elsewhere). */
 function treeCpuSeconds(pid: number): number {
-  let stats: { pid: number; ppid: number; ticks: number }[];
   try {
-    stats = readdirSync('/proc')
-      .filter((d) => /^\d+$/.test(d))
-      .flatMap((d) => {
+    return (
+      processTree(pid).reduce((sum, p) => {
         try {
           // The command may hold spaces and parentheses: fields count from the last ')'.
-          const text = readFileSync(`/proc/${d}/stat`, 'utf8');
-          const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-          return [{ pid: Number(d), ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) }];
+          const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+          const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+          return sum + Number(f[11]) + Number(f[12]);
         } catch {
-          return [];
+          return sum; // gone meanwhile
         }
-      });
+      }, 0) / CLOCK_TICKS
+    );
   } catch {
     return NaN;
   }
-  const tree = new Set([pid]);
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const s of stats) {
-      if (tree.has(s.pid) || !tree.has(s.ppid)) continue;
-      tree.add(s.pid);
-      grew = true;
-    }
-  }
-  return stats.filter((s) => tree.has(s.pid)).reduce((sum, s) => sum + s.ticks, 0) / CLOCK_TICKS;
 }
 
 interface ReplicaResult extends LevelResult {

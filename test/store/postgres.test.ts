@@ -180,6 +180,44 @@ describe('PostgreSQL store, faults', () => {
     await until(() => changes.some((c) => c.detail === 'after the restart'), 'the change after the restart');
   });
 
+  test('the database frozen (there but never answering, as an unreachable host looks): calls give up within seconds with 503, then recover', async (t) => {
+    const database = await pgt.createDatabase();
+    const store = await open(database);
+    t.after(() => store.close());
+    assert.equal(await store.useToken('warm', at(HOUR), t0), true, 'a connection is in the pool');
+    pgt.freeze(true);
+    let outcomes: PromiseSettledResult<unknown>[];
+    try {
+      // One call gets the pooled connection (its query never answers), the others need new ones
+      // (their connects never answer). A guard turns a hang into a failure rather than a stuck test.
+      const calls = Promise.allSettled([
+        store.issueCertificate({ id: 'frozen', expiresAt: at(HOUR) }, certificate('600'), t0),
+        store.ping(),
+        store.useToken('frozen-2', at(HOUR), t0),
+      ]);
+      let guard: NodeJS.Timeout | undefined;
+      const hung = new Promise<never>((_, reject) => (guard = setTimeout(() => reject(new Error('a call hung for 20 s')), 20_000)));
+      outcomes = await Promise.race([calls, hung]).finally(() => clearTimeout(guard));
+    } finally {
+      pgt.freeze(false);
+    }
+    for (const o of outcomes) {
+      assert.equal(o.status, 'rejected');
+      const err = (o as PromiseRejectedResult).reason as CaError;
+      assert.equal(err.status, 503, err.message);
+      assert.match(err.message, /is unavailable: .*(timeout|Timeout)/);
+    }
+    let answered = false;
+    for (let i = 0; i < 50 && !answered; i++) {
+      answered = await store.ping().then(
+        () => true,
+        () => new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 100)),
+      );
+    }
+    assert.ok(answered, 'the database answers again');
+    assert.equal(await store.issueCertificate({ id: 'thawed', expiresAt: at(HOUR) }, certificate('601'), t0), true);
+  });
+
   test('a wrong password: one line naming host, port and database, never the password', async () => {
     const wrong = 'not-the-password-7d1f';
     await assert.rejects(openPostgresStore({ dataSource: pgt.url({ password: wrong }), database: 'ca' }, { env: {} }), (err: CaError) => {
