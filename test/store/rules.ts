@@ -209,7 +209,7 @@ export function changeFeedRules(name: string, open: (dir: string) => Store | Pro
     });
 
     if (opts.shared) {
-      test('another store on the same database hears the change', async (t) => {
+      test('another store on the same database hears the change, and of a revocation', async (t) => {
         const d = await testdir();
         t.after(d.cleanup);
         const writer = await open(d.dir);
@@ -222,6 +222,13 @@ export function changeFeedRules(name: string, open: (dir: string) => Store | Pro
         await writer.notify('provisioners', 'Okta');
         await until(() => changes.length > 0, 'the other store to hear it');
         assert.deepEqual(changes, [{ topic: 'provisioners', version: 1, detail: 'Okta' }]);
+        // A revocation made through one is heard by the other, and counted by both.
+        const revocations = await recordChanges(reader, 'revocations');
+        const revocation: Revocation = { serial: '8001', reasonCode: 0, reason: '', revokedAt: t0, notAfter: at(HOUR), provisioner: 'Google', revokedBy: 'test' };
+        assert.equal((await writer.revokeCertificate(revocation, { requireKnown: false, now: t0 })).result, 'revoked');
+        await until(() => revocations.changes.length > 0, 'the other store to hear of the revocation');
+        assert.equal(revocations.changes[0]?.detail, '8001');
+        assert.deepEqual((await reader.listRevocations(t0)).map((r) => r.serial), ['8001']);
       });
     }
   });
