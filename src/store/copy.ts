@@ -14,7 +14,7 @@ import { CaError, describe } from '../errors.js';
 import { pendingMigrations } from './migrations.js';
 import { REVOCATIONS_TOPIC } from './changes.js';
 import { recordChange, type PostgresStore } from './postgres.js';
-import { SQLITE_FILE, SQLITE_MIGRATIONS, type SqliteCertificateRow } from './sqlite.js';
+import { SQLITE_FILE, SQLITE_MIGRATIONS, type SqliteCertificateRow, type SqliteRevocationRow } from './sqlite.js';
 
 export interface CopyCount {
   /** What was copied, for people: "certificates", "used tokens". */
@@ -48,16 +48,28 @@ function* batches<T>(rows: IterableIterator<T>): Generator<T[]> {
   if (batch.length > 0) yield batch;
 }
 
+/**
+ * Insert `rows` batch by batch with `insert`, which gets the batch column by column (for unnest)
+ * and returns how many rows it wrote; rows it did not write were already there.
+ */
+async function copyRows<T>(rows: IterableIterator<T>, insert: (column: <K extends keyof T>(key: K) => T[K][]) => Promise<number>): Promise<{ copied: number; skipped: number }> {
+  let copied = 0;
+  let skipped = 0;
+  for (const batch of batches(rows)) {
+    const written = await insert((key) => batch.map((r) => r[key]));
+    copied += written;
+    skipped += batch.length - written;
+  }
+  return { copied, skipped };
+}
+
 const TABLE_COPIES: readonly TableCopy[] = [
   {
     what: 'certificates',
     skippedWhy: 'already there',
-    async copy(source, target) {
-      let copied = 0;
-      let skipped = 0;
+    copy(source, target) {
       const rows = source.prepare('SELECT * FROM certificates ORDER BY serial').iterate() as IterableIterator<SqliteCertificateRow>;
-      for (const batch of batches(rows)) {
-        const column = <K extends keyof SqliteCertificateRow>(k: K): SqliteCertificateRow[K][] => batch.map((r) => r[k]);
+      return copyRows(rows, async (column) => {
         const { rowCount } = await target.query(
           `INSERT INTO certificates (serial, subject, sans, provisioner, not_before, not_after, pem, issued_at)
            SELECT t.serial, t.subject, ARRAY(SELECT json_array_elements_text(t.sans::json)), t.provisioner,
@@ -67,10 +79,8 @@ const TABLE_COPIES: readonly TableCopy[] = [
            ON CONFLICT (serial) DO NOTHING`,
           [column('serial'), column('subject'), column('sans'), column('provisioner'), column('not_before'), column('not_after'), column('pem'), column('issued_at')],
         );
-        copied += rowCount ?? 0;
-        skipped += batch.length - (rowCount ?? 0);
-      }
-      return { copied, skipped };
+        return rowCount ?? 0;
+      });
     },
   },
   {
@@ -78,38 +88,27 @@ const TABLE_COPIES: readonly TableCopy[] = [
     skippedWhy: 'expired',
     async copy(source, target, now) {
       const [{ expired }] = source.prepare('SELECT count(*) AS expired FROM used_tokens WHERE expires_at <= ?').all(now.getTime()) as [{ expired: number }];
-      let copied = 0;
       const rows = source.prepare('SELECT id, expires_at FROM used_tokens WHERE expires_at > ? ORDER BY id').iterate(now.getTime()) as IterableIterator<{ id: string; expires_at: number }>;
-      for (const batch of batches(rows)) {
+      const { copied } = await copyRows(rows, async (column) => {
         // A token used on both sides stays used until the later expiry.
         const { rowCount } = await target.query(
           `INSERT INTO used_tokens (id, expires_at)
            SELECT t.id, to_timestamp(t.e / 1000.0) FROM unnest($1::text[], $2::float8[]) AS t(id, e)
            ON CONFLICT (id) DO UPDATE SET expires_at = greatest(used_tokens.expires_at, excluded.expires_at)`,
-          [batch.map((r) => r.id), batch.map((r) => r.expires_at)],
+          [column('id'), column('expires_at')],
         );
-        copied += rowCount ?? 0;
-      }
+        return rowCount ?? 0;
+      });
       return { copied, skipped: expired };
     },
   },
   {
     what: 'revocations',
     skippedWhy: 'already there',
-    async copy(source, target) {
-      let copied = 0;
-      let skipped = 0;
+    copy(source, target) {
       // In the order they were made, so PostgreSQL's ids keep it.
-      const rows = source.prepare('SELECT serial, reason_code, reason, revoked_at, not_after, provisioner, revoked_by FROM revocations ORDER BY id').iterate() as IterableIterator<{
-        serial: string;
-        reason_code: number;
-        reason: string;
-        revoked_at: number;
-        not_after: number;
-        provisioner: string;
-        revoked_by: string;
-      }>;
-      for (const batch of batches(rows)) {
+      const rows = source.prepare('SELECT * FROM revocations ORDER BY id').iterate() as IterableIterator<SqliteRevocationRow>;
+      return copyRows(rows, async (column) => {
         const { rowCount } = await target.query(
           `INSERT INTO revocations (serial, reason_code, reason, revoked_at, not_after, provisioner, revoked_by)
            SELECT t.serial, t.code, t.reason, to_timestamp(t.ra / 1000.0), to_timestamp(t.na / 1000.0), t.provisioner, t.by
@@ -117,14 +116,12 @@ const TABLE_COPIES: readonly TableCopy[] = [
              AS t(serial, code, reason, ra, na, provisioner, by, n)
            ORDER BY t.n
            ON CONFLICT (serial) DO NOTHING`,
-          [batch.map((r) => r.serial), batch.map((r) => r.reason_code), batch.map((r) => r.reason), batch.map((r) => r.revoked_at), batch.map((r) => r.not_after), batch.map((r) => r.provisioner), batch.map((r) => r.revoked_by)],
+          [column('serial'), column('reason_code'), column('reason'), column('revoked_at'), column('not_after'), column('provisioner'), column('revoked_by')],
         );
-        copied += rowCount ?? 0;
-        skipped += batch.length - (rowCount ?? 0);
         // Replicas hear of them, and a CRL made before now counts as stale.
         if (rowCount) await recordChange(target, REVOCATIONS_TOPIC, `${rowCount} copied`);
-      }
-      return { copied, skipped };
+        return rowCount ?? 0;
+      });
     },
   },
   {

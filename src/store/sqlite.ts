@@ -138,7 +138,8 @@ function migrate(db: Database.Database): void {
   }).immediate();
 }
 
-interface RevocationRow {
+/** A row of `revocations` as SQLite keeps it (times in ms since the epoch). */
+export interface SqliteRevocationRow {
   serial: string;
   reason_code: number;
   reason: string;
@@ -148,7 +149,7 @@ interface RevocationRow {
   revoked_by: string;
 }
 
-function revocationOf(row: RevocationRow): Revocation {
+function revocationOf(row: SqliteRevocationRow): Revocation {
   return {
     serial: row.serial,
     reasonCode: row.reason_code,
@@ -174,8 +175,8 @@ class SqliteStore implements Store {
   private readonly insertToken: Database.Statement;
   private readonly sweepTokens: Database.Statement;
   private readonly certificateExists: Database.Statement<[string], { one: number }>;
-  private readonly selectRevocation: Database.Statement<[string], RevocationRow>;
-  private readonly selectRevocations: Database.Statement<[number], RevocationRow>;
+  private readonly selectRevocation: Database.Statement<[string], SqliteRevocationRow>;
+  private readonly selectRevocations: Database.Statement<[number], SqliteRevocationRow>;
   private readonly insertRevocation: Database.Statement;
   private readonly selectRevocationsVersion: Database.Statement<[], { version: number | null }>;
   private readonly bumpCrlNumber: Database.Statement<[], { number: number | bigint }>;

@@ -133,6 +133,15 @@ describe('PostgreSQL store, shared by several processes', () => {
   });
 });
 
+/** Whether the store's database answers within about 5 s of pings (no restart of the store). */
+async function answersAgain(store: Store): Promise<boolean> {
+  for (let i = 0; i < 50; i++) {
+    if (await store.ping().then(() => true, () => false)) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
+}
+
 describe('PostgreSQL store, faults', () => {
   test('the database stopped: calls fail fast with 503; started again: the pool and the watch come back by themselves', async (t) => {
     const database = await pgt.createDatabase();
@@ -163,14 +172,7 @@ describe('PostgreSQL store, faults', () => {
     assert.ok(events.some((e) => /the database is unavailable/.test(String(e.msg))), 'the log says the database is gone');
 
     // No restart of the store: the pool opens new connections once the database is back.
-    let answered = false;
-    for (let i = 0; i < 50 && !answered; i++) {
-      answered = await store.ping().then(
-        () => true,
-        () => new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 100)),
-      );
-    }
-    assert.ok(answered, 'the database answers again');
+    assert.ok(await answersAgain(store), 'the database answers again');
     assert.equal(await store.issueCertificate({ id: 'after', expiresAt: at(HOUR) }, certificate('502'), t0), true);
     assert.equal(await store.issueCertificate({ id: 'before', expiresAt: at(HOUR) }, certificate('503'), t0), false, 'a token used before the restart is still used');
     assert.ok(events.some((e) => /available again/.test(String(e.msg))));
@@ -207,14 +209,7 @@ describe('PostgreSQL store, faults', () => {
       assert.equal(err.status, 503, err.message);
       assert.match(err.message, /is unavailable: .*(timeout|Timeout)/);
     }
-    let answered = false;
-    for (let i = 0; i < 50 && !answered; i++) {
-      answered = await store.ping().then(
-        () => true,
-        () => new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 100)),
-      );
-    }
-    assert.ok(answered, 'the database answers again');
+    assert.ok(await answersAgain(store), 'the database answers again');
     assert.equal(await store.issueCertificate({ id: 'thawed', expiresAt: at(HOUR) }, certificate('601'), t0), true);
   });
 
