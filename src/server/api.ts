@@ -42,7 +42,7 @@ const PEM_TYPE = 'application/x-pem-file';
 const ok = (body: string, status = 200, contentType = JSON_TYPE): ApiResponse => ({ status, body, contentType });
 
 const ROUTES: ReadonlyMap<string, Methods> = new Map<string, Methods>([
-  ['/health', { GET: (r) => ok(r.generation.published.health) }],
+  ['/health', { GET: health }],
   ['/version', { GET: (r) => ok(r.generation.published.version) }],
   ['/roots', { GET: (r) => ok(r.generation.published.roots, 201) }],
   ['/roots.pem', { GET: (r) => ok(r.generation.published.rootsPem, 200, PEM_TYPE) }],
@@ -78,6 +78,12 @@ export function route(method: string, path: string): Handler {
 /** `/1.0/x` is `/x`. */
 export function stripVersionPrefix(path: string): string {
   return path.startsWith('/1.0/') ? path.slice(4) : path;
+}
+
+/** Up means able to sign: the database must answer too (a 503 saying so when it does not). */
+async function health(req: ApiRequest): Promise<ApiResponse> {
+  await req.generation.store.ping();
+  return ok(req.generation.published.health);
 }
 
 function root(req: ApiRequest): ApiResponse {
