@@ -1,30 +1,12 @@
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { CaError, describe } from '../errors.js';
 import type { Ctx } from './context.js';
 import { commandTable } from './commands/index.js';
-import { renderTree } from './tree.js';
+import { GETTING_STARTED } from './overview.js';
+import { renderTree, walk, type CommandNode } from './tree.js';
+import { version } from './version.js';
 
-export function version(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-}
-
-/** First steps, printed under the command tree. */
-const GETTING_STARTED = `Examples:
-  # A developer: trust the CA once, then log in for a certificate
-  $ ca bootstrap --ca-url https://ca.example.com --fingerprint 2da8705e...
-  $ ca certificate alice@example.com alice.crt alice.key
-
-  # An admin: create a CA, let Google accounts in, run it
-  $ ca init
-  $ ca provisioner add Google --client-id ID --client-secret SECRET \\
-      --configuration-endpoint https://accounts.google.com/.well-known/openid-configuration
-  $ ca serve --password-file ./pw.txt`;
+export { version } from './version.js';
 
 /** The terminal's width when stdout is one, for wrapping the tree as commander wraps help. */
 function columns(ctx: Ctx): number | undefined {
@@ -100,6 +82,14 @@ function report(err: unknown, ctx: Ctx): number {
   stderr.write(`  this is a bug in ca ${version()}; please report it with the command you ran (set CA_DEBUG=1 for a stack trace)\n`);
   if (ctx.env.CA_DEBUG && err instanceof Error && err.stack) stderr.write(`${err.stack}\n`);
   return 70;
+}
+
+/**
+ * The whole command tree as data, as `ca` shows it: what the build saves in dist/cli/tree.json
+ * for bin.ts to print the overview without loading any command.
+ */
+export async function commandTree(ctx: Ctx): Promise<CommandNode> {
+  return walk(await buildProgram([], ctx));
 }
 
 /** Run the CLI with the given arguments (without `node` and the script) and return the exit code. */

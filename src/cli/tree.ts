@@ -127,8 +127,12 @@ const MAX_TERM = 24;
  * its purpose (grouped under the root's help groups, subcommands indented), and the global options.
  */
 export function renderTree(root: Command, opts: TreeOptions = {}): string {
+  return renderTreeNode(walk(root), opts);
+}
+
+/** The same overview from the tree as data (what `ca` reads from dist/cli/tree.json to start fast). */
+export function renderTreeNode(tree: CommandNode, opts: TreeOptions = {}): string {
   const width = Math.max(opts.width ?? 80, 40);
-  const tree = walk(root);
   const name = tree.name;
 
   const rows: { heading?: string; term?: string; purpose?: string }[] = [];

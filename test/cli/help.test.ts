@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { runCli, type CliResult } from '../helpers/run-cli.js';
 import { run } from '../helpers/exec.js';
@@ -11,6 +11,7 @@ import type { Ctx } from '../../src/cli/context.js';
 import { testIO } from '../../src/cli/io.js';
 import { scriptedPrompter } from '../../src/cli/prompter.js';
 import { flatten, usageTerm, walk, type CommandNode } from '../../src/cli/tree.js';
+import { commandTree, main } from '../../src/cli/main.js';
 
 /** The real command tree, walked from the same table `ca` loads its commands from: no hand-kept list. */
 async function loadTree(): Promise<CommandNode> {
@@ -108,6 +109,18 @@ test("'ca' with no arguments prints the command tree; 'ca --help' prints the sam
   assert.ok(order.every((i) => i > 0));
   assert.ok(section(out, 'Examples:').some((l) => EXAMPLE.test(l)), 'examples of first steps');
   assert.match(out, /Run 'ca <command> --help' for flags and examples\.\n$/);
+});
+
+test('the tree saved at build time (what `ca` and `ca --help` print without loading commands) is the live one', async () => {
+  const saved = JSON.parse(await readFile(new URL('../../dist/cli/tree.json', import.meta.url), 'utf8')) as CommandNode;
+  const ctx: Ctx = { io: testIO(), env: {}, now: () => new Date(), fetch: () => Promise.reject(new Error('offline')), prompter: scriptedPrompter([], false), caPath: 'unused' };
+  assert.deepEqual(saved, JSON.parse(JSON.stringify(await commandTree(ctx))), 'run npm run build: dist/cli/tree.json is stale');
+  const io = testIO();
+  assert.equal(await main(['--help'], { ...ctx, io }), 0);
+  assert.equal((await runCli(['--help'])).stdout, io.out(), 'the quick overview is exactly the full CLI\'s');
+  const version = await runCli(['--version']);
+  assert.equal(version.stdout, `${JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')).version}\n`);
+  assert.equal((await runCli(['-v'])).stdout, version.stdout);
 });
 
 /** Whether a shell is installed here; zsh and fish are checked only where they are. */
