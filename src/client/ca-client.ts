@@ -22,6 +22,20 @@ export interface SignResult {
   certChain?: string[];
 }
 
+/** What to save as the certificate file: the chain the CA sent (leaf first), else leaf + intermediate. */
+export function chainPem(signed: SignResult): string {
+  const chain = signed.certChain?.length ? signed.certChain : [signed.crt, signed.ca];
+  return chain.filter((c) => c.trim() !== '').map((c) => `${c.trim()}\n`).join('');
+}
+
+function parseJson<T>(text: string): T | undefined {
+  try {
+    return text ? (JSON.parse(text) as T) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * step-ca's HTTP API as a client uses it, and nothing more: every call here works against a real
  * step-ca too. `fetch` already trusts the CA's root and honours the proxy.
@@ -37,17 +51,18 @@ export class CaClient {
     this.url = caUrl.replace(/\/+$/, '');
   }
 
-  private async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  /** One request; a non-2xx answer becomes a CaError with the CA's message. */
+  private async exchange(method: 'GET' | 'POST', path: string, body?: unknown, accept = 'application/json'): Promise<{ res: Response; bytes: Uint8Array }> {
     let res: Response;
-    let text: string;
+    let bytes: Uint8Array;
     try {
       res = await this.fetch(`${this.url}${path}`, {
         method,
-        headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+        headers: body === undefined ? { accept } : { accept, 'content-type': 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
-      text = await res.text();
+      bytes = new Uint8Array(await res.arrayBuffer());
     } catch (err) {
       if ((err as Error).name !== 'TimeoutError') throw err;
       throw new CaError('ERR_NETWORK', `the CA at ${this.url} did not answer ${method} ${path.split('?')[0]} within ${this.timeoutMs / 1000} s`, {
@@ -55,25 +70,26 @@ export class CaClient {
         hint: 'check that the CA is running and not overloaded, and HTTPS_PROXY if you are behind a proxy',
       });
     }
-    let parsed: unknown;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      parsed = undefined;
-    }
     if (!res.ok) {
-      const message = (parsed as { message?: string } | undefined)?.message ?? (text.trim().slice(0, 200) || res.statusText);
+      const text = Buffer.from(bytes).toString('utf8');
+      const message = parseJson<{ message?: string }>(text)?.message ?? (text.trim().slice(0, 200) || res.statusText);
       throw new CaError('ERR_CA_RESPONSE', `the CA at ${this.url} answered ${res.status}: ${message}`, {
         status: res.status,
         hint: res.status === 401 ? 'log in again; the CA log has the exact reason' : undefined,
       });
     }
+    return { res, bytes };
+  }
+
+  private async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: T }> {
+    const { res, bytes } = await this.exchange(method, path, body);
+    const parsed = parseJson<T>(Buffer.from(bytes).toString('utf8'));
     if (parsed === undefined) {
       throw new CaError('ERR_CA_RESPONSE', `the CA at ${this.url} sent a response that is not JSON for ${path}`, {
         hint: 'check that --ca-url points at the CA and not at another service',
       });
     }
-    return { status: res.status, body: parsed as T };
+    return { status: res.status, body: parsed };
   }
 
   async health(): Promise<string> {
@@ -109,8 +125,33 @@ export class CaClient {
 
   async sign(req: { csr: string; ott: string; notBefore?: string; notAfter?: string }): Promise<SignResult> {
     // step's client always sends both times, empty when unset.
-    const { body } = await this.call<Partial<SignResult>>('POST', '/sign', { csr: req.csr, ott: req.ott, notBefore: req.notBefore ?? '', notAfter: req.notAfter ?? '' });
-    if (typeof body.crt !== 'string' || (body.ca !== undefined && typeof body.ca !== 'string')) throw this.unexpected('/sign', 'no "crt" certificate');
+    return this.issued('/sign', { csr: req.csr, ott: req.ott, notBefore: req.notBefore ?? '', notAfter: req.notAfter ?? '' });
+  }
+
+  /** POST /renew: the client certificate of this client's connection (mutual TLS) is renewed. */
+  async renew(): Promise<SignResult> {
+    return this.issued('/renew');
+  }
+
+  /** POST /rekey {csr}: over mutual TLS, the same certificate for the CSR's key. */
+  async rekey(csr: string): Promise<SignResult> {
+    return this.issued('/rekey', { csr });
+  }
+
+  /** POST /revoke, as step's client sends it: every field, passive revocation. */
+  async revoke(req: { serial: string; reasonCode?: number; reason?: string; ott?: string }): Promise<void> {
+    await this.call('POST', '/revoke', { serial: req.serial, ott: req.ott ?? '', reasonCode: req.reasonCode ?? 0, reason: req.reason ?? '', passive: true });
+  }
+
+  /** GET /crl: the CA's certificate revocation list, DER, or PEM text with `pem`. */
+  async crl(opts: { pem?: boolean } = {}): Promise<Uint8Array> {
+    const { bytes } = await this.exchange('GET', opts.pem ? '/crl?pem=true' : '/crl', undefined, opts.pem ? 'application/x-pem-file' : 'application/pkix-crl');
+    return bytes;
+  }
+
+  private async issued(path: string, request?: unknown): Promise<SignResult> {
+    const { body } = await this.call<Partial<SignResult>>('POST', path, request);
+    if (typeof body.crt !== 'string' || (body.ca !== undefined && typeof body.ca !== 'string')) throw this.unexpected(path, 'no "crt" certificate');
     return { crt: body.crt, ca: body.ca ?? '', certChain: Array.isArray(body.certChain) ? body.certChain.filter((c) => typeof c === 'string') : undefined };
   }
 

@@ -12,7 +12,7 @@ import { tryParseTimeOrDuration } from '../../config/duration.js';
 import { envFlag, parseTimeout } from '../env-flags.js';
 import { checkListenAddress } from '../../config/provisioner.js';
 import { resolveCaTarget, type CaTarget } from '../../client/target.js';
-import type { RemoteProvisioner, SignResult } from '../../client/ca-client.js';
+import { chainPem, type RemoteProvisioner } from '../../client/ca-client.js';
 import { createKeyAndRequest, keySpecFromFlags, oidcRequestNames, type TokenIdentity } from '../../pki/request.js';
 import { x509 } from '../../pki/crypto.js';
 
@@ -150,11 +150,6 @@ async function getToken(opts: CertificateOptions, target: CaTarget, ctx: Certifi
     { fetch: ctx.fetch, now: ctx.now, io: ctx.io, env: ctx.env, prompter: ctx.prompter, openBrowser: ctx.openBrowser ?? ((url) => openBrowser(url, ctx.env)) },
   );
   return { token: idToken, provisioner };
-}
-
-function chainPem(signed: SignResult): string {
-  const chain = signed.certChain?.length ? signed.certChain : [signed.crt, signed.ca];
-  return chain.map((c) => `${c.trim()}\n`).join('');
 }
 
 export async function certificateRun(opts: CertificateOptions, ctx: CertificateCtx): Promise<void> {
