@@ -47,6 +47,8 @@ export class CaClient {
     caUrl: string,
     private readonly fetch: typeof globalThis.fetch,
     private readonly timeoutMs = 30_000,
+    /** Aborts every request of this client (a daemon shutting down). */
+    private readonly signal?: AbortSignal,
   ) {
     this.url = caUrl.replace(/\/+$/, '');
   }
@@ -60,7 +62,7 @@ export class CaClient {
         method,
         headers: body === undefined ? { accept } : { accept, 'content-type': 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: this.signal ? AbortSignal.any([AbortSignal.timeout(this.timeoutMs), this.signal]) : AbortSignal.timeout(this.timeoutMs),
       });
       bytes = new Uint8Array(await res.arrayBuffer());
     } catch (err) {

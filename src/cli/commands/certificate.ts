@@ -1,12 +1,10 @@
-import { constants, existsSync } from 'node:fs';
-import { access } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { decodeJwt } from 'jose';
 import { CaError, UsageError } from '../../errors.js';
 import type { Ctx } from '../context.js';
-import { caUrlOption, collect, rootOption } from '../flags.js';
+import { caUrlOption, collect, parseKeySize, rootOption } from '../flags.js';
 import { result, success } from '../output.js';
+import { checkWritable, confirmOverwrite } from '../files.js';
 import { writeFilesAtomic } from '../../config/atomic.js';
 import { tryParseTimeOrDuration } from '../../config/duration.js';
 import { envFlag, parseTimeout } from '../env-flags.js';
@@ -38,7 +36,7 @@ export interface CertificateOptions {
   timeoutMs?: number;
 }
 
-type CertificateCtx = Pick<Ctx, 'io' | 'env' | 'now' | 'fetch' | 'prompter' | 'caPath'> & {
+export type CertificateCtx = Pick<Ctx, 'io' | 'env' | 'now' | 'fetch' | 'prompter' | 'caPath'> & {
   /** Opens the login page; tests pass one that drives a real headless browser. */
   openBrowser?: (url: string) => Promise<boolean>;
 };
@@ -57,30 +55,6 @@ function checkTime(value: string | undefined, flag: string): void {
   if (value === undefined || value === '') return;
   if (tryParseTimeOrDuration(value, new Date(0)) !== undefined) return;
   throw new UsageError(`invalid value '${value}' for flag '${flag}': expected an RFC 3339 time (2026-01-02T15:04:05Z) or a duration (8h)`);
-}
-
-/** Before anyone logs in: the files' directories must exist and be writable. */
-async function checkWritable(files: string[]): Promise<void> {
-  for (const file of files) {
-    const dir = dirname(resolve(file));
-    try {
-      await access(dir, constants.W_OK);
-    } catch (err) {
-      const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
-      throw new CaError('ERR_FILE_IO', `cannot write ${file}: the directory ${dir} ${missing ? 'does not exist' : 'is not writable'}`, {
-        hint: missing ? `create it first (mkdir -p ${dir})` : 'choose another place for the certificate and key',
-      });
-    }
-  }
-}
-
-/** Existing output files need --force or a yes; asked before the login so nobody logs in for nothing. */
-async function confirmOverwrite(files: string[], force: boolean, ctx: CertificateCtx): Promise<void> {
-  for (const file of files) {
-    if (force || !existsSync(file)) continue;
-    const yes = await ctx.prompter.confirm(`Would you like to overwrite ${file}?`, { flag: '--force' });
-    if (!yes) throw new CaError('ERR_FILE_EXISTS', `${file} already exists`, { hint: 'pass --force to overwrite it' });
-  }
 }
 
 async function chooseProvisioner(target: CaTarget, wanted: string | undefined, ctx: CertificateCtx): Promise<RemoteProvisioner> {
@@ -130,6 +104,15 @@ async function getToken(opts: CertificateOptions, target: CaTarget, ctx: Certifi
   if (opts.token) return { token: opts.token };
   const provisioner = await chooseProvisioner(target, opts.provisioner, ctx);
   success(ctx.io, 'Provisioner', provisionerLabel(provisioner));
+  return { token: await oidcLogin(provisioner, opts, ctx), provisioner };
+}
+
+/** Log in at an OIDC provisioner's identity provider (browser, device flow or paste) and return the ID token. */
+export async function oidcLogin(
+  provisioner: RemoteProvisioner,
+  opts: Pick<CertificateOptions, 'listen' | 'console' | 'timeoutMs'>,
+  ctx: CertificateCtx,
+): Promise<string> {
   if (!provisioner.configurationEndpoint || !provisioner.clientID) {
     throw new CaError('ERR_PROVISIONER_INVALID', `provisioner ${provisioner.name} has no configurationEndpoint or clientID`);
   }
@@ -149,7 +132,7 @@ async function getToken(opts: CertificateOptions, target: CaTarget, ctx: Certifi
     },
     { fetch: ctx.fetch, now: ctx.now, io: ctx.io, env: ctx.env, prompter: ctx.prompter, openBrowser: ctx.openBrowser ?? ((url) => openBrowser(url, ctx.env)) },
   );
-  return { token: idToken, provisioner };
+  return idToken;
 }
 
 export async function certificateRun(opts: CertificateOptions, ctx: CertificateCtx): Promise<void> {
@@ -199,12 +182,6 @@ export async function certificateRun(opts: CertificateOptions, ctx: CertificateC
   }
 }
 
-function parseSize(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n)) throw new UsageError(`invalid value '${value}' for flag '--size': expected a number of bits`);
-  return n;
-}
-
 export function create(ctx: Ctx, run = certificateRun): Command {
   return new Command('certificate')
     .summary('log in and get a certificate (single sign-on)')
@@ -222,7 +199,7 @@ export function create(ctx: Ctx, run = certificateRun): Command {
     .addOption(new Option('--kty <type>', 'the type of the new key; OKP means Ed25519').choices(['EC', 'RSA', 'OKP']).default('EC'))
     .option('--curve <curve>', 'EC curve P-256 (default), P-384, P-521; or Ed25519 with --kty OKP')
     .addOption(new Option('--crv <curve>').hideHelp())
-    .option('--size <bits>', 'RSA key size (default 2048)', parseSize)
+    .option('--size <bits>', 'RSA key size (default 2048)', parseKeySize)
     .addOption(new Option('--token <jwt>', 'an ID token to use instead of logging in (CI): no browser, no prompt').env('CA_TOKEN'))
     .option('--console', 'log in without a local browser: device code, or paste the redirect URL (or CA_CONSOLE=true)')
     .addOption(new Option('--listen <host:port>', "the loopback address for the login callback (default: the provisioner's, or a random port)").env('CA_LISTEN'))

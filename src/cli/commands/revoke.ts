@@ -1,0 +1,194 @@
+import { Command, Option } from 'commander';
+import { decodeJwt } from 'jose';
+import { CaError, UsageError } from '../../errors.js';
+import type { Ctx } from '../context.js';
+import { caUrlOption, readPasswordFile, rootOption } from '../flags.js';
+import { status, success } from '../output.js';
+import { envFlag, parseTimeout } from '../env-flags.js';
+import { readCredentials } from '../lifecycle.js';
+import { oidcLogin, provisionerLabel, type CertificateCtx } from './certificate.js';
+import type { RemoteProvisioner } from '../../client/ca-client.js';
+import { mutualTlsClient, resolveCaTarget, type CaTarget } from '../../client/target.js';
+import { parseReasonCode, parseSerial } from '../../pki/revocation.js';
+
+export interface RevokeOptions {
+  serial?: string;
+  reason?: string;
+  reasonCode?: string;
+  token?: string;
+  cert?: string;
+  key?: string;
+  provisioner?: string;
+  passwordFile?: string;
+  console: boolean;
+  listen?: string;
+  timeoutMs?: number;
+  caUrl?: string;
+  root?: string;
+}
+
+/** step's check before sending: a revoke token names the serial it may revoke. */
+function checkTokenSubject(token: string, serial: string): void {
+  let claims: Record<string, unknown>;
+  try {
+    claims = decodeJwt(token);
+  } catch {
+    throw new UsageError("the '--token' flag is not a JWT", { hint: "make a revoke token with 'ca token --revoke SERIAL', or pass none to log in" });
+  }
+  const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+  const isRevokeToken = audiences.some((a) => typeof a === 'string' && /\/revoke$/.test(a));
+  // An OIDC admin's ID token names the admin, not the serial: only revoke tokens are compared.
+  if (isRevokeToken && typeof claims.sub === 'string' && claims.sub !== serial) {
+    throw new UsageError(`token subject '${claims.sub}' and serial number '${serial}' do not match`);
+  }
+}
+
+/**
+ * A revoke token made here for a JWK provisioner. TODO(issue 9, tokens): call the JWK token
+ * function from main once it lands; until then the token comes from --token.
+ */
+async function jwkRevokeToken(provisioner: RemoteProvisioner, serial: string, password: string, target: CaTarget): Promise<string> {
+  void serial;
+  void password;
+  void target;
+  throw new CaError('ERR_PROVISIONER_INVALID', `cannot make a revoke token for the JWK provisioner ${provisioner.name} yet`, {
+    hint: "make one with 'ca token --revoke SERIAL' and pass it with --token",
+  });
+}
+
+/** Who authorizes the revocation when no token was given: a JWK provisioner's key, or an OIDC admin's login. */
+async function revokeToken(target: CaTarget, serial: string, opts: RevokeOptions, ctx: CertificateCtx): Promise<string> {
+  const all = await target.client.provisioners();
+  const usable = all.filter((p) => ['JWK', 'OIDC'].includes(p.type.toUpperCase()));
+  let provisioner: RemoteProvisioner;
+  if (opts.provisioner !== undefined) {
+    const named = all.find((p) => p.name === opts.provisioner);
+    if (!named) throw new UsageError(`invalid value '${opts.provisioner}' for flag '--provisioner'`, { hint: `the CA has: ${all.map((p) => p.name).join(', ')}` });
+    if (!usable.includes(named)) {
+      throw new UsageError(`provisioner ${named.name} is of type ${named.type}; a revocation is authorized by a JWK or OIDC provisioner`, {
+        hint: 'or revoke with the certificate itself: --cert CRT --key KEY',
+      });
+    }
+    provisioner = named;
+  } else if (usable.length === 0) {
+    throw new CaError('ERR_PROVISIONER_NOT_FOUND', 'the CA has no JWK or OIDC provisioner to authorize a revocation', {
+      hint: 'revoke with the certificate itself: --cert CRT --key KEY, or pass a token with --token',
+    });
+  } else {
+    provisioner =
+      usable.length === 1
+        ? (usable[0] as RemoteProvisioner)
+        : await ctx.prompter.select(
+            'What provisioner key do you want to use?',
+            usable.map((p) => ({ name: provisionerLabel(p), value: p })),
+            { flag: '--provisioner' },
+          );
+  }
+  success(ctx.io, 'Provisioner', provisionerLabel(provisioner));
+  if (provisioner.type.toUpperCase() === 'JWK') {
+    const password = opts.passwordFile
+      ? await readPasswordFile(opts.passwordFile)
+      : await ctx.prompter.password(`Please enter the password to decrypt the provisioner key ${provisioner.name}:`, { flag: '--password-file' });
+    return jwkRevokeToken(provisioner, serial, password, target);
+  }
+  // An OIDC login: the CA lets its admins revoke any certificate of this CA.
+  return oidcLogin(provisioner, opts, ctx);
+}
+
+export async function revokeRun(opts: RevokeOptions, ctx: CertificateCtx): Promise<void> {
+  const reasonCode = parseReasonCode(opts.reasonCode);
+  const byCertificate = opts.cert !== undefined || opts.key !== undefined;
+  let serial: string;
+  if (byCertificate) {
+    if (opts.cert === undefined) throw new UsageError("flag '--key' requires the '--cert' flag");
+    if (opts.key === undefined) throw new UsageError("flag '--cert' requires the '--key' flag");
+    if (opts.token !== undefined) throw new UsageError("flag '--cert' is incompatible with '--token'");
+    if (opts.provisioner !== undefined) throw new UsageError("flag '--cert' is incompatible with '--provisioner'");
+    const credentials = await readCredentials(opts.cert, opts.key, opts.passwordFile);
+    serial = credentials.leaf.serial;
+    if (opts.serial !== undefined && parseSerial(opts.serial) !== serial) {
+      throw new UsageError(`serial number ${parseSerial(opts.serial)} is not the serial number of ${opts.cert} (${serial})`, {
+        hint: 'leave SERIAL out when revoking with --cert and --key',
+      });
+    }
+    const target = await resolveCaTarget({ caUrl: opts.caUrl, root: opts.root }, ctx);
+    success(ctx.io, 'CA', target.caUrl);
+    const { client, close } = mutualTlsClient(target, { certPem: credentials.chainPem, keyPem: credentials.keyPem }, ctx.env);
+    try {
+      await client.revoke({ serial, reasonCode, reason: opts.reason });
+    } finally {
+      await close();
+    }
+  } else {
+    if (opts.serial === undefined) {
+      throw new UsageError('missing SERIAL: the serial number of the certificate to revoke', {
+        hint: "see it with 'ca inspect CRT' (Serial Number), or revoke with the certificate itself: --cert CRT --key KEY",
+      });
+    }
+    serial = parseSerial(opts.serial);
+    if (opts.token !== undefined) checkTokenSubject(opts.token, serial);
+    const target = await resolveCaTarget({ caUrl: opts.caUrl, root: opts.root }, ctx);
+    const token = opts.token ?? (await revokeToken(target, serial, opts, ctx));
+    success(ctx.io, 'CA', target.caUrl);
+    await target.client.revoke({ serial, reasonCode, reason: opts.reason, ott: token });
+  }
+  status(ctx.io, `Certificate with Serial Number ${serial} has been revoked.`);
+}
+
+export function create(ctx: Ctx, run = revokeRun): Command {
+  return new Command('revoke')
+    .summary('revoke a certificate: it can no longer be renewed and is listed in the CRL')
+    .description(
+      "Revoke the certificate with serial number SERIAL, as 'step ca revoke' does. The revocation is passive, as with step: the certificate can no longer be renewed or rekeyed, and it is listed in the CA's CRL (ca crl), which services that check it refuse. Authorize it with a one-time token (--token, or one made here from a JWK provisioner with --provisioner and --password-file), by logging in as an admin of an OIDC provisioner, or by proving you hold the certificate: --cert and --key (SERIAL is then taken from the certificate).",
+    )
+    .argument('[serial]', 'the serial number: decimal, as ca inspect prints it, or hex with 0x')
+    .option('--reason <text>', 'why the certificate is revoked, in words (recorded by the CA)')
+    .option('--reasonCode <code>', 'RFC 5280 reason: 0-10 or a name such as keyCompromise, superseded, cessationOfOperation (default 0, unspecified)')
+    .option('--token <jwt>', "a revoke token (ca token --revoke SERIAL) or an OIDC admin's ID token; nothing else is asked")
+    .option('--cert <file>', 'revoke this certificate, proving possession with it (mutual TLS)')
+    .option('--key <file>', 'the private key of --cert')
+    .option('--provisioner <name>', 'the provisioner that authorizes it (JWK: with --password-file; OIDC: log in as an admin)')
+    .addOption(new Option('--issuer <name>', 'alias of --provisioner').hideHelp())
+    .option('--password-file <file>', "the JWK provisioner's password (or the password of --key, if it is encrypted)")
+    .option('--console', 'log in without a local browser (device code, or paste the redirect URL)')
+    .addOption(new Option('--listen <host:port>', 'the loopback address for the login callback').env('CA_LISTEN'))
+    .option('--timeout <duration>', 'how long to wait for the login (default: 2m; 5m for the device flow)')
+    .addOption(caUrlOption())
+    .addOption(rootOption())
+    .addHelpText(
+      'after',
+      `
+Examples:
+  # Revoke your own certificate with the certificate and its key
+  $ ca revoke --cert alice.crt --key alice.key --reasonCode keyCompromise
+
+  # As an admin: log in, then revoke by serial number
+  $ ca revoke 308893286343609293989051180431574390766 --reason "laptop stolen" --reasonCode 1
+
+  # With a token made beforehand (in a script)
+  $ ca revoke 0x3a4f... --token "$(ca token --revoke 0x3a4f... --provisioner admin --password-file pw)"
+
+  # With a JWK provisioner's key
+  $ ca revoke 308893286343609293989051180431574390766 --provisioner admin --password-file pw.txt`,
+    )
+    .action(async (serial: string | undefined, o: Record<string, unknown>) => {
+      await run(
+        {
+          serial,
+          reason: o.reason as string | undefined,
+          reasonCode: o.reasonCode as string | undefined,
+          token: o.token as string | undefined,
+          cert: o.cert as string | undefined,
+          key: o.key as string | undefined,
+          provisioner: (o.provisioner ?? o.issuer) as string | undefined,
+          passwordFile: o.passwordFile as string | undefined,
+          console: o.console === true || envFlag(ctx.env.CA_CONSOLE) === true,
+          listen: o.listen as string | undefined,
+          timeoutMs: o.timeout === undefined ? undefined : parseTimeout(o.timeout as string, '--timeout'),
+          caUrl: o.caUrl as string | undefined,
+          root: o.root as string | undefined,
+        },
+        ctx,
+      );
+    });
+}
