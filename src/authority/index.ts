@@ -23,11 +23,26 @@ import { verifiesWith } from '../pki/inspect/verify.js';
 import { openPrivateKey } from '../pki/keys.js';
 import { parsePem, toPem } from '../pki/pem.js';
 import type { ProvisionerIndex } from './authorize.js';
+import { CrlPublisher, crlSettings } from './crl.js';
+import { JwkProvisioner, caAudiences, isJwk } from './jwk.js';
+import { renewCertificate, revokeCertificate, type LifecycleContext } from './lifecycle.js';
 import { OidcProvisioner, type OidcContext } from './oidc.js';
+import type { Provisioner } from './provisioner.js';
 import { signRequest, type SignContext } from './sign.js';
 import type { Authority, AuthorityOptions, ListedProvisioner, SignOutcome, SignRequest } from './types.js';
 
-export type { Authority, AuthorityOptions, ListedProvisioner, SignOutcome, SignRequest, SignResponse } from './types.js';
+export type {
+  Authority,
+  AuthorityOptions,
+  CrlResponse,
+  ListedProvisioner,
+  PeerCertificate,
+  RevokeOutcome,
+  RevokeRequest,
+  SignOutcome,
+  SignRequest,
+  SignResponse,
+} from './types.js';
 
 const DEFAULT_COMMON_NAME = 'Step Online CA';
 const DEFAULT_BACKDATE_MS = 60_000;
@@ -51,12 +66,18 @@ export async function buildAuthority(opts: AuthorityOptions): Promise<Authority>
   // Copies: the caller may go on to edit its config object; this authority keeps what it was built from.
   const listed = (config.authority?.provisioners ?? []).map((p) => ({ ...p }));
   checkUnique(listed, opts.configPath);
-  const ctx: OidcContext = { fetch: opts.fetch, now: opts.now, log: opts.log, globalClaims: config.authority?.claims };
-  const prepared = await prepareAll(listed.filter(isOidc), ctx);
+  const globalClaims = config.authority?.claims;
+  const crl = crlSettings(config);
+  const jwkContext = { now: opts.now, globalClaims, audiences: caAudiences(dnsNamesOf(config)), rootFingerprints: roots.map((r) => r.fingerprint) };
+  const jwks = listed.filter(isJwk).map((p) => new JwkProvisioner(p, jwkContext));
+  const ctx: OidcContext = { fetch: opts.fetch, now: opts.now, log: opts.log, globalClaims };
+  const oidcs = await prepareAll(listed.filter(isOidc), ctx);
   const index: ProvisionerIndex = {
-    byClientId: new Map(prepared.map((p) => [p.clientId, p])),
-    othersByName: new Map(listed.filter((p) => !isOidc(p)).map((p) => [p.name, p.type])),
+    byClientId: new Map(oidcs.map((p) => [p.clientId, p])),
+    jwkByName: new Map(jwks.map((p) => [p.name, p])),
+    othersByName: new Map(listed.filter((p) => !isOidc(p) && !isJwk(p)).map((p) => [p.name, p.type])),
   };
+  const byName = new Map<string, Provisioner>([...oidcs, ...jwks].map((p) => [p.name, p]));
 
   const startedAt = Math.floor((opts.startedAt ?? opts.now()).getTime() / 1000) * 1000;
   const signing: SignContext = {
@@ -68,7 +89,7 @@ export async function buildAuthority(opts: AuthorityOptions): Promise<Authority>
     now: opts.now,
     backdateMs,
   };
-  const byName = new Map(prepared.map((p) => [p.name, p]));
+  const lifecycle: LifecycleContext = { ...signing, byName, globalClaims, crl: new CrlPublisher(crl, ca, opts.store, opts.now) };
   const server = serverIdentity(config);
 
   return {
@@ -77,8 +98,13 @@ export async function buildAuthority(opts: AuthorityOptions): Promise<Authority>
     intermediatePem: ca.certificatePem,
     provisioners: () => listed.map((json) => listing(json, byName.get(json.name))),
     sign: (req: SignRequest): Promise<SignOutcome> => signRequest(req, signing),
+    renew: (peer) => renewCertificate(peer, undefined, lifecycle),
+    rekey: (peer, csrPem) => renewCertificate(peer, csrPem, lifecycle),
+    revoke: (req) => revokeCertificate(req, lifecycle),
+    crl: () => lifecycle.crl.current(),
+    encryptedKey: (kid) => jwks.find((p) => p.kid === kid)?.json.encryptedKey,
     issueServerCertificate: () => issueServerCertificate(server, ca, chain, opts.now()),
-    close: () => prepared.forEach((p) => p.close()),
+    close: () => oidcs.forEach((p) => p.close()),
   };
 }
 
@@ -95,7 +121,7 @@ async function prepareAll(provisioners: OidcProvisionerJson[], ctx: OidcContext)
   return ready;
 }
 
-function listing(json: ProvisionerJson, prepared: OidcProvisioner | undefined): ListedProvisioner {
+function listing(json: ProvisionerJson, prepared: Provisioner | undefined): ListedProvisioner {
   if (!prepared || prepared.ready) return { ...json };
   return { ...json, state: 'Uninitialized', stateReason: prepared.stateReason ?? '' };
 }
@@ -196,16 +222,21 @@ function checkGlobalClaims(config: CaConfigJson): void {
   }
 }
 
-/** Names and client IDs must be unique, or a token's provisioner would be ambiguous. */
+/** Names, client IDs and JWK key ids must be unique, or a token's provisioner would be ambiguous. */
 function checkUnique(provisioners: ProvisionerJson[], configPath: string): void {
   const names = new Set<string>();
   const clientIds = new Set<unknown>();
+  const kids = new Set<unknown>();
   for (const p of provisioners) {
     if (names.has(p.name)) throw new CaError('ERR_CONFIG_INVALID', `${configPath}: two provisioners are named "${p.name}"`);
     names.add(p.name);
-    if (!isOidc(p)) continue;
-    if (clientIds.has(p.clientID)) throw new CaError('ERR_CONFIG_INVALID', `${configPath}: two OIDC provisioners have the client ID "${p.clientID}"`);
-    clientIds.add(p.clientID);
+    if (isOidc(p)) {
+      if (clientIds.has(p.clientID)) throw new CaError('ERR_CONFIG_INVALID', `${configPath}: two OIDC provisioners have the client ID "${p.clientID}"`);
+      clientIds.add(p.clientID);
+    } else if (isJwk(p) && p.key?.kid !== undefined) {
+      if (kids.has(p.key.kid)) throw new CaError('ERR_CONFIG_INVALID', `${configPath}: two JWK provisioners have the key id "${String(p.key.kid)}"`);
+      kids.add(p.key.kid);
+    }
   }
 }
 

@@ -8,12 +8,25 @@
  * starts, so the CA never needs a restart because an IdP had a bad minute.
  */
 import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
-import { effectiveTlsDurations, type Claims, type TlsDurations } from '../config/ca-config.js';
+import type { Claims, TlsDurations } from '../config/ca-config.js';
 import type { OidcProvisionerJson } from '../config/provisioner.js';
 import { CaError, describe } from '../errors.js';
 import { provisionerExtensionDer } from '../pki/certificate.js';
 import { fetchDiscovery } from './discovery.js';
+import { checkNumericDates, tokenIdOf, type DecodedJws } from './jws.js';
 import { ALLOWED_TOKEN_ALGORITHMS, KeySet, type KeyHint } from './key-set.js';
+import {
+  extensionsDisabled,
+  provisionerDurations,
+  renewalRules,
+  unauthorized,
+  type Provisioner,
+  type RenewalRules,
+  type RevokeGrant,
+  type SignGrant,
+} from './provisioner.js';
+
+export { unauthorized } from './provisioner.js';
 
 /** go-jose's leeway, which step-ca uses for exp, nbf and iat. */
 export const CLOCK_LEEWAY_S = 60;
@@ -35,7 +48,6 @@ export interface OidcContext {
 
 /** Who a verified token says the caller is, and what they may ask for. */
 export interface OidcIdentity {
-  provisioner: OidcProvisioner;
   issuer: string;
   subject: string;
   email: string | undefined;
@@ -43,24 +55,20 @@ export interface OidcIdentity {
   isAdmin: boolean;
   /** Until when the token's single use must be remembered: its exp plus the leeway. */
   expiresAt: Date;
-  claims: JWTPayload;
-}
-
-/** A 401 whose message is the precise reason for the log; the server shows step's generic text. */
-export function unauthorized(reason: string, cause?: unknown): CaError {
-  return new CaError('ERR_UNAUTHORIZED', reason, { status: 401, cause });
+  /** The token's nonce, or the hash of its signed part: the single-use key (step-ca's). */
+  tokenId: string;
 }
 
 type State =
   | { kind: 'ready'; issuer: string; keys: KeySet }
   | { kind: 'uninitialized'; reason: string };
 
-export class OidcProvisioner {
+export class OidcProvisioner implements Provisioner {
+  readonly type = 'OIDC';
   readonly name: string;
   readonly clientId: string;
-  /** X.509 validity bounds in force: its claims, else the authority's, else step's defaults. */
   readonly durations: TlsDurations;
-  /** The provisioner extension every certificate gets; undefined with disableSmallstepExtensions. */
+  readonly renewal: RenewalRules;
   readonly extension: Uint8Array | undefined;
   private state: State;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -74,8 +82,10 @@ export class OidcProvisioner {
     this.name = json.name;
     this.clientId = json.clientID;
     this.durations = provisionerDurations(json, ctx.globalClaims);
-    const disabled = json.claims?.disableSmallstepExtensions ?? ctx.globalClaims?.disableSmallstepExtensions ?? false;
-    this.extension = disabled ? undefined : provisionerExtensionDer({ type: OIDC_EXTENSION_TYPE, name: json.name, credentialId: json.clientID });
+    this.renewal = renewalRules(json, ctx.globalClaims);
+    this.extension = extensionsDisabled(json, ctx.globalClaims)
+      ? undefined
+      : provisionerExtensionDer({ type: OIDC_EXTENSION_TYPE, name: json.name, credentialId: json.clientID });
     this.state = { kind: 'uninitialized', reason: 'not started' };
   }
 
@@ -116,17 +126,46 @@ export class OidcProvisioner {
     this.retryTimer = undefined;
   }
 
+  async authorizeSign(token: string, jws: DecodedJws): Promise<SignGrant> {
+    const id = await this.identify(token, jws);
+    const use = { provisioner: this, tokenId: id.tokenId, expiresAt: id.expiresAt };
+    return id.isAdmin
+      ? { ...use, kind: 'oidc-admin', subject: id.subject, email: id.email }
+      : { ...use, kind: 'oidc-user', issuer: id.issuer, subject: id.subject, email: id.email };
+  }
+
+  /** step-ca's rule: with an OIDC token only an admin may revoke, and any serial. */
+  async authorizeRevoke(token: string, jws: DecodedJws): Promise<RevokeGrant> {
+    const id = await this.identify(token, jws);
+    const who = id.email ?? id.subject;
+    if (!id.isAdmin) throw unauthorized(`provisioner "${this.name}": ${who} is not an admin, and only admins may revoke with an OIDC token`);
+    return { provisioner: this, tokenId: id.tokenId, expiresAt: id.expiresAt, serial: undefined, who };
+  }
+
   /**
    * Verify an ID token meant for this provisioner and apply its rules. Every failure is a 401
    * CaError whose message says exactly what failed.
    */
-  async authorize(token: string, header: KeyHint): Promise<OidcIdentity> {
+  async identify(token: string, jws: DecodedJws): Promise<OidcIdentity> {
     const state = this.state;
     if (state.kind !== 'ready') {
       throw unauthorized(`provisioner "${this.name}" is disabled due to an initialization error: ${state.reason}`);
     }
+    checkNumericDates(jws.claims);
+    const header = { alg: typeof jws.header.alg === 'string' ? jws.header.alg : '', kid: typeof jws.header.kid === 'string' ? jws.header.kid : undefined };
     const claims = await this.verify(token, header, state);
-    return this.identify(claims, state.issuer);
+    const email = typeof claims.email === 'string' && claims.email !== '' ? claims.email : undefined;
+    const groups = Array.isArray(claims.groups) ? claims.groups.filter((g): g is string => typeof g === 'string') : [];
+    const isAdmin = checkRules({ email, emailVerified: claims.email_verified, groups }, this.json);
+    return {
+      issuer: state.issuer,
+      subject: claims.sub as string,
+      email,
+      groups,
+      isAdmin,
+      expiresAt: new Date(((claims.exp as number) + CLOCK_LEEWAY_S) * 1000),
+      tokenId: tokenIdOf(jws, 'nonce'),
+    };
   }
 
   private async verify(token: string, header: KeyHint, state: { issuer: string; keys: KeySet }): Promise<JWTPayload> {
@@ -164,22 +203,6 @@ export class OidcProvisioner {
     throw unauthorized('cannot validate the oidc token: the signature does not verify', lastError);
   }
 
-  private identify(claims: JWTPayload, issuer: string): OidcIdentity {
-    const email = typeof claims.email === 'string' && claims.email !== '' ? claims.email : undefined;
-    const groups = Array.isArray(claims.groups) ? claims.groups.filter((g): g is string => typeof g === 'string') : [];
-    const isAdmin = checkRules({ email, emailVerified: claims.email_verified, groups }, this.json);
-    return {
-      provisioner: this,
-      issuer,
-      subject: claims.sub as string,
-      email,
-      groups,
-      isAdmin,
-      expiresAt: new Date(((claims.exp as number) + CLOCK_LEEWAY_S) * 1000),
-      claims,
-    };
-  }
-
   private async start(): Promise<void> {
     try {
       const doc = await fetchDiscovery(this.json.configurationEndpoint, { fetch: this.ctx.fetch, timeoutMs: DISCOVERY_TIMEOUT_MS });
@@ -214,19 +237,11 @@ export class OidcProvisioner {
   }
 }
 
-function provisionerDurations(json: OidcProvisionerJson, globalClaims: Claims | undefined): TlsDurations {
-  try {
-    return effectiveTlsDurations(json.claims, globalClaims);
-  } catch (err) {
-    throw new CaError('ERR_CONFIG_INVALID', `provisioner "${json.name}": ${describe(err)}`, { cause: err, hint: 'fix its claims in ca.json' });
-  }
-}
-
 /** The checks jose leaves to us: iat not in the future, azp, and the claims we read being well-formed. */
 function checkTimesAndParty(payload: JWTPayload, clientId: string, now: Date): void {
   const nowS = Math.floor(now.getTime() / 1000);
   if (typeof payload.iat !== 'number' || payload.iat > nowS + CLOCK_LEEWAY_S) {
-    throw unauthorized(`cannot validate the oidc token: "iat" (${String(payload.iat)}) is in the future (now ${nowS})`);
+    throw unauthorized(`cannot validate the oidc token: the token was issued in the future (iat ${timeOf(payload.iat)}, now ${timeOf(nowS)})`);
   }
   if (payload.azp !== undefined && payload.azp !== clientId) {
     throw unauthorized(`cannot validate the oidc token: invalid azp "${String(payload.azp)}", expected "${clientId}"`);
@@ -235,12 +250,16 @@ function checkTimesAndParty(payload: JWTPayload, clientId: string, now: Date): v
   if (payload.email !== undefined && typeof payload.email !== 'string') throw unauthorized('cannot validate the oidc token: "email" is not a string');
 }
 
+function timeOf(seconds: unknown): string {
+  return typeof seconds === 'number' ? new Date(seconds * 1000).toISOString() : String(seconds);
+}
+
 function joseReason(err: unknown, issuer: string, clientId: string): string {
-  if (err instanceof joseErrors.JWTExpired) return `the token expired (exp ${String(err.payload.exp)})`;
+  if (err instanceof joseErrors.JWTExpired) return `the token expired at ${timeOf(err.payload.exp)}`;
   if (err instanceof joseErrors.JWTClaimValidationFailed) {
     if (err.claim === 'iss' && err.reason === 'check_failed') return `invalid issuer "${String(err.payload.iss)}", expected "${issuer}"`;
     if (err.claim === 'aud' && err.reason === 'check_failed') return `invalid audience ${JSON.stringify(err.payload.aud)}, expected "${clientId}"`;
-    if (err.claim === 'nbf') return `the token is not valid yet (nbf ${String(err.payload.nbf)})`;
+    if (err.claim === 'nbf') return `the token is not valid before ${timeOf(err.payload.nbf)}`;
     return err.message;
   }
   return describe(err);

@@ -5,11 +5,13 @@
  */
 import { formatDuration, tryParseTimeOrDuration } from '../config/duration.js';
 import { CaError } from '../errors.js';
-import { commonNameDer, goSanOrder, issueLeaf, type SigningCa } from '../pki/certificate.js';
-import { parseCsr, type CertificateRequest, type SubjectAltName } from '../pki/csr.js';
+import { commonNameDer, goSanOrder, ipAddressBytes, issueLeaf, type SigningCa } from '../pki/certificate.js';
+import { parseCsr, type CertificateRequest, type SanType, type SubjectAltName } from '../pki/csr.js';
+import { sanByLook } from '../pki/names.js';
 import type { Store } from '../store/types.js';
-import { authorizeToken, tokenAlreadyUsed, type AuthorizeContext, type AuthorizedToken } from './authorize.js';
+import { authorizeSign, type AuthorizeContext } from './authorize.js';
 import { normalizeEmail } from './oidc.js';
+import { unauthorized, type SignGrant } from './provisioner.js';
 import type { SignOutcome, SignRequest } from './types.js';
 
 export interface SignContext extends AuthorizeContext {
@@ -26,10 +28,10 @@ export async function signRequest(req: SignRequest, ctx: SignContext): Promise<S
   if (typeof req.csr !== 'string' || req.csr === '') throw badRequest('missing csr');
   const csr = await parseCsr(req.csr);
   if (typeof req.ott !== 'string' || req.ott === '') throw badRequest('missing ott');
-  const token = await authorizeToken(req.ott, ctx);
-  const names = token.isAdmin ? adminNames(csr) : userNames(token, csr);
+  const grant = await authorizeSign(req.ott, ctx);
+  const names = namesFor(grant, csr);
   const now = ctx.now();
-  const validity = certificateValidity(req, token.provisioner.durations, ctx.backdateMs, now);
+  const validity = certificateValidity(req, grant.provisioner.durations, ctx.backdateMs, now);
 
   // Signed before the token is marked used, so that using it and recording the certificate are one
   // durable write; a replayed token only costs a signature that is thrown away.
@@ -41,24 +43,38 @@ export async function signRequest(req: SignRequest, ctx: SignContext): Promise<S
     keyKind: csr.key.kind,
     notBefore: validity.notBefore,
     notAfter: validity.notAfter,
-    extraExtensions: token.provisioner.extension ? [token.provisioner.extension] : [],
+    extraExtensions: grant.provisioner.extension ? [grant.provisioner.extension] : [],
   });
   const record = {
     serial: leaf.serial,
     subject: names.subjectText,
     sans: names.sans.map((n) => n.value),
-    provisioner: token.provisioner.name,
+    provisioner: grant.provisioner.name,
     notBefore: validity.notBefore,
     notAfter: validity.notAfter,
     pem: leaf.pem,
   };
-  if (!(await ctx.store.issueCertificate({ id: token.tokenId, expiresAt: token.expiresAt }, record, now))) throw tokenAlreadyUsed(token);
+  if (!(await ctx.store.issueCertificate({ id: grant.tokenId, expiresAt: grant.expiresAt }, record, now))) {
+    throw unauthorized(`token already used (provisioner "${grant.provisioner.name}", subject "${grant.subject}"); get a new one`);
+  }
   return {
     response: { crt: leaf.pem, ca: ctx.chainPems[0] ?? '', certChain: [leaf.pem, ...ctx.chainPems] },
-    provisioner: token.provisioner.name,
+    provisioner: grant.provisioner.name,
     subject: names.subjectText,
     serial: leaf.serial,
   };
+}
+
+/** The certificate's subject and names for what the token allows and what the request asks. */
+function namesFor(grant: SignGrant, csr: CertificateRequest): LeafNames {
+  switch (grant.kind) {
+    case 'oidc-admin':
+      return adminNames(csr);
+    case 'oidc-user':
+      return userNames(grant, csr);
+    case 'jwk':
+      return tokenNames(grant, csr);
+  }
 }
 
 function badRequest(detail: string): CaError {
@@ -86,7 +102,7 @@ export function userUri(issuer: string, subject: string): string | undefined {
  * step-ca, which ignores the request's names: asking for any other name is refused, naming what
  * may be asked for, so nobody walks away believing they got a certificate for a name they did not.
  */
-function userNames(token: AuthorizedToken, csr: CertificateRequest): LeafNames {
+function userNames(token: Extract<SignGrant, { kind: 'oidc-user' }>, csr: CertificateRequest): LeafNames {
   const uri = userUri(token.issuer, token.subject);
   const sans: SubjectAltName[] = [];
   if (token.email !== undefined) sans.push({ type: 'email', value: token.email });
@@ -119,6 +135,44 @@ function adminNames(csr: CertificateRequest): LeafNames {
   const sans = goSanOrder(csr.sans);
   checkEncodable(sans);
   return { subject: csr.subject.der, subjectText: csr.subjectText, sans };
+}
+
+/** A SAN's value as compared: IP addresses by their bytes, so "::1" and "0:0::1" are one name. */
+function sanKey(n: SubjectAltName): string {
+  if (n.type !== 'ip') return n.value;
+  try {
+    return Buffer.from(ipAddressBytes(n.value)).toString('hex');
+  } catch {
+    return n.value;
+  }
+}
+
+const SAN_WORDS: Record<SanType, string> = { dns: 'DNS names', ip: 'IP addresses', email: 'email addresses', uri: 'URIs' };
+
+/**
+ * A JWK token's names, as step-ca's validators check them: CN = the token's subject, SANs = its
+ * `sans`; the request's common name must be empty or one of those, and for each kind of SAN the
+ * request asks for, it must ask for exactly the token's.
+ */
+function tokenNames(grant: Extract<SignGrant, { kind: 'jwk' }>, csr: CertificateRequest): LeafNames {
+  const sans = goSanOrder(grant.sans.map(sanByLook));
+  const allowedCns = [grant.subject, ...grant.sans];
+  const cn = csr.commonNames.find((c) => c !== '' && !allowedCns.includes(c));
+  if (cn !== undefined) {
+    throw forbidden(`certificate request does not contain the valid common name - got ${cn}, want one of ${allowedCns.join(', ')}`);
+  }
+  for (const type of ['dns', 'ip', 'email', 'uri'] as const) {
+    const asked = new Set(csr.sans.filter((n) => n.type === type).map(sanKey));
+    if (asked.size === 0) continue;
+    const granted = new Set(sans.filter((n) => n.type === type).map(sanKey));
+    if (asked.size !== granted.size || [...asked].some((v) => !granted.has(v))) {
+      const got = csr.sans.filter((n) => n.type === type).map((n) => n.value);
+      const want = sans.filter((n) => n.type === type).map((n) => n.value);
+      throw forbidden(`certificate request does not contain the valid ${SAN_WORDS[type]} - got [${got.join(', ')}], want [${want.join(', ')}] (the token's names)`);
+    }
+  }
+  checkEncodable(sans);
+  return { subject: commonNameDer(grant.subject), subjectText: `CN=${grant.subject}`, sans };
 }
 
 // DNS names, emails and URIs are IA5Strings in a certificate: ASCII only.
@@ -163,12 +217,15 @@ export function certificateValidity(
   if (notAfter < notBefore) {
     throw badRequest(`notAfter cannot be before notBefore; notAfter=${notAfter.toISOString()}, notBefore=${notBefore.toISOString()}`);
   }
+  // The bounds hold for the certificate's whole life, backdate included (step-ca's rule); the
+  // message names the duration that was asked for, without the backdate nobody asked for.
   const duration = notAfter.getTime() - notBefore.getTime();
+  const asked = notAfter.getTime() - wholeSeconds(requestedStart ?? now).getTime();
   if (duration < bounds.min) {
-    throw forbidden(`requested duration of ${formatDuration(duration)} is less than the authorized minimum certificate duration of ${formatDuration(bounds.min)}`);
+    throw forbidden(`requested duration of ${formatDuration(Math.max(asked, 0))} is less than the authorized minimum certificate duration of ${formatDuration(bounds.min)}`);
   }
   if (duration > bounds.max + backdateMs) {
-    throw forbidden(`requested duration of ${formatDuration(duration)} is more than the authorized maximum certificate duration of ${formatDuration(bounds.max + backdateMs)}`);
+    throw forbidden(`requested duration of ${formatDuration(asked)} is more than the authorized maximum certificate duration of ${formatDuration(bounds.max)}`);
   }
   return { notBefore, notAfter };
 }

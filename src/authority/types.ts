@@ -33,6 +33,46 @@ export interface SignOutcome {
 /** One provisioner as GET /provisioners lists it: its stored JSON, plus state when it could not start. */
 export type ListedProvisioner = ProvisionerJson & { state?: 'Uninitialized'; stateReason?: string };
 
+/**
+ * The client certificate of a mutual-TLS request, as the TLS layer received it. Possession of its
+ * key is proven by the handshake; the authority checks the rest (issued by this CA, its time,
+ * revocation, the provisioner's renewal rules).
+ */
+export interface PeerCertificate {
+  der: Uint8Array;
+}
+
+/** POST /revoke body, in step-ca's shape, with the client certificate when there is one. */
+export interface RevokeRequest {
+  /** Decimal, as step sends it; `0x…` hex is accepted too. */
+  serial: string;
+  /** RFC 5280 CRLReason (0-10, not 7); 0 (unspecified) when absent. */
+  reasonCode?: number;
+  reason?: string;
+  /** step sends true; false (active revocation) is not implemented, as in step-ca. */
+  passive?: boolean;
+  /** A revoke token: a JWK token for /revoke naming the serial, or an OIDC admin's ID token. */
+  ott?: string;
+  /** Or mutual TLS with the certificate itself. */
+  peer?: PeerCertificate;
+}
+
+export interface RevokeOutcome {
+  serial: string;
+  /** The provisioner of the revoked certificate, for the log. */
+  provisioner: string;
+  /** How it was authorized: the token's provisioner and subject, or "mTLS". */
+  by: string;
+}
+
+/** A CRL as GET /crl serves it. */
+export interface CrlResponse {
+  der: Uint8Array;
+  thisUpdate: Date;
+  nextUpdate: Date;
+  number: bigint;
+}
+
 export interface Authority {
   /** PEM of each root, for /roots and /roots.pem. */
   readonly rootsPem: readonly string[];
@@ -43,6 +83,16 @@ export interface Authority {
   provisioners(): ListedProvisioner[];
   /** Authorize the token, check the CSR, sign. Throws CaError with step-ca's HTTP status. */
   sign(req: SignRequest): Promise<SignOutcome>;
+  /** POST /renew: same subject, names, key and extensions, a new serial, the same lifetime from now. */
+  renew(peer: PeerCertificate): Promise<SignOutcome>;
+  /** POST /rekey: the same names and extensions for the CSR's new key. */
+  rekey(peer: PeerCertificate, csrPem: string): Promise<SignOutcome>;
+  /** POST /revoke. */
+  revoke(req: RevokeRequest): Promise<RevokeOutcome>;
+  /** GET /crl: the current CRL; a 404 CaError when ca.json `crl.enabled` is not true. */
+  crl(): Promise<CrlResponse>;
+  /** GET /provisioners/{kid}/encrypted-key: a JWK provisioner's encrypted private key, or undefined. */
+  encryptedKey(kid: string): string | undefined;
   /** Issue the CA's own HTTPS leaf for its dnsNames (24 h), as step-ca does in memory. */
   issueServerCertificate(): Promise<{ certPem: string; chainPem: string; keyPem: string; notAfter: Date }>;
   /** Stop background work (key set refreshes, timers). */

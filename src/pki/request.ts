@@ -1,7 +1,7 @@
-import { isIP } from 'node:net';
 import { UsageError } from '../errors.js';
 import { x509 } from './crypto.js';
 import { exportPkcs8, generateKeyPair, plainPrivateKeyPem, signingAlgorithm, type Curve, type KeySpec, type KeyType } from './keys.js';
+import { sanByLook } from './names.js';
 
 /** The identity in an OIDC ID token that a certificate request is built from. */
 export interface TokenIdentity {
@@ -15,12 +15,10 @@ export interface RequestNames {
   sans: { type: 'dns' | 'ip' | 'email' | 'url'; value: string }[];
 }
 
-/** A name's SAN type by its look, as step's split does: IP, email, URI, else DNS. */
+/** A name's SAN type by its look, as step's split does (IP, URI, email, else DNS), in @peculiar/x509's vocabulary. */
 export function classifyName(value: string): RequestNames['sans'][number] {
-  if (isIP(value.replace(/^\[|\]$/g, ''))) return { type: 'ip', value: value.replace(/^\[|\]$/g, '') };
-  if (/^[^@\s]+@[^@\s]+$/.test(value)) return { type: 'email', value };
-  if (/^[a-z][a-z0-9+.-]*:/i.test(value)) return { type: 'url', value };
-  return { type: 'dns', value };
+  const san = sanByLook(value);
+  return { type: san.type === 'uri' ? 'url' : san.type, value: san.value };
 }
 
 /**

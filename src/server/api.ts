@@ -4,7 +4,7 @@
  * and its prepared bodies; the authority decides, the handlers only check the body's shape and
  * hand over what the connection proved (the client certificate, for renew, rekey and revoke).
  */
-import type { ListedProvisioner, SignOutcome, SignRequest } from '../authority/types.js';
+import type { ListedProvisioner, PeerCertificate, RevokeRequest, SignOutcome, SignRequest } from '../authority/types.js';
 import { toPem } from '../pki/pem.js';
 import { badRequest, methodNotAllowed, notFound } from './problem.js';
 import { jsonBody, type Generation } from './generation.js';
@@ -29,6 +29,8 @@ export interface SignNote {
   provisioner?: string;
   subject?: string;
   serial?: string;
+  /** A revocation: who authorized it (a token's provisioner and subject, or mTLS). */
+  revokedBy?: string;
 }
 
 export interface ApiResponse {
@@ -62,10 +64,18 @@ const ROUTES: ReadonlyMap<string, Methods> = new Map<string, Methods>([
 ]);
 
 const ROOT_PREFIX = '/root/';
+const ENCRYPTED_KEY = /^\/provisioners\/([^/]+)\/encrypted-key$/;
+
+/** The routes with a parameter in the path. */
+function parameterRoute(path: string): Methods | undefined {
+  if (path.startsWith(ROOT_PREFIX) && path.indexOf('/', ROOT_PREFIX.length) < 0) return { GET: root };
+  if (ENCRYPTED_KEY.test(path)) return { GET: encryptedKey };
+  return undefined;
+}
 
 /** The handler for a method and path (prefix already stripped), or the 404/405 problem. */
 export function route(method: string, path: string): Handler {
-  const methods = ROUTES.get(path) ?? (path.startsWith(ROOT_PREFIX) && path.indexOf('/', ROOT_PREFIX.length) < 0 ? { GET: root } : undefined);
+  const methods = ROUTES.get(path) ?? parameterRoute(path);
   if (!methods) throw notFound(undefined, `no route for ${path}`);
   // HEAD is GET without the body (Node leaves it out).
   const handler = methods[(method === 'HEAD' ? 'GET' : method) as keyof Methods];
@@ -87,6 +97,14 @@ function root(req: ApiRequest): ApiResponse {
   const body = req.generation.published.rootByFingerprint.get(sum);
   if (!body) throw notFound(`root certificate with fingerprint ${JSON.stringify(sum)} was not found`, `unknown root ${sum}`);
   return ok(body);
+}
+
+/** GET /provisioners/{kid}/encrypted-key: a JWK provisioner's encrypted private key, as step-ca serves it. */
+function encryptedKey(req: ApiRequest): ApiResponse {
+  const kid = decodeURIComponentSafe(ENCRYPTED_KEY.exec(req.path)?.[1] ?? '');
+  const key = req.generation.authority.encryptedKey(kid);
+  if (key === undefined) throw notFound(`The requested resource could not be found: no provisioner has an encrypted key with kid ${JSON.stringify(kid)}.`, `unknown encrypted key ${kid}`);
+  return ok(jsonBody({ key }));
 }
 
 function decodeURIComponentSafe(s: string): string {
@@ -192,7 +210,7 @@ function bodyObject(body: unknown): Record<string, unknown> {
 /** POST /renew: the body is empty (step sends none); the certificate of the connection is the request. */
 async function renew(req: ApiRequest): Promise<ApiResponse> {
   const peer = requirePeer(req);
-  return issued(req, await lifecycle(req).renew(peer));
+  return issued(req, await req.generation.authority.renew(peer));
 }
 
 /** POST /rekey {csr}: as step-ca, the client certificate is checked before the body is read. */
@@ -200,13 +218,13 @@ async function rekey(req: ApiRequest): Promise<ApiResponse> {
   const peer = requirePeer(req);
   const csr = optionalString(bodyObject(await req.readJson()), 'csr');
   if (!csr) throw badRequest('missing csr');
-  return issued(req, await lifecycle(req).rekey(peer, csr));
+  return issued(req, await req.generation.authority.rekey(peer, csr));
 }
 
 /**
  * POST /revoke {serial, reasonCode, reason, passive, ott}: the body's shape as Go decodes it
- * (absent fields are zero values, so an absent `passive` is false). A token authorizes it; without
- * one the client certificate of the connection does, as step-ca's handler decides.
+ * (absent fields are zero values, so an absent `passive` is false), with the client certificate of
+ * the connection when there is one. The authority decides: a token first, else the certificate.
  */
 export function revokeRequestFrom(body: unknown, peer: PeerCertificate | undefined): RevokeRequest {
   const fields = bodyObject(body);
@@ -224,17 +242,16 @@ export function revokeRequestFrom(body: unknown, peer: PeerCertificate | undefin
   if (reason) request.reason = reason;
   const ott = optionalString(fields, 'ott');
   if (ott) request.ott = ott;
-  else if (peer) request.peer = peer;
-  else throw badRequest('missing ott or client certificate');
+  if (peer) request.peer = peer;
   return request;
 }
 
 async function revoke(req: ApiRequest): Promise<ApiResponse> {
   const request = revokeRequestFrom(await req.readJson(), req.peerCertificate());
-  const outcome = await lifecycle(req).revoke(request);
+  const outcome = await req.generation.authority.revoke(request);
   req.note.serial = outcome.serial;
   req.note.provisioner = outcome.provisioner;
-  req.note.subject = outcome.subject;
+  req.note.revokedBy = outcome.by;
   return ok(jsonBody({ status: 'ok' }));
 }
 
@@ -247,38 +264,10 @@ export function wantsPem(query: string): boolean {
 
 /** GET /crl: the current CRL, DER (application/pkix-crl) or `?pem=true` PEM, with step-ca's headers. */
 async function crl(req: ApiRequest): Promise<ApiResponse> {
-  const list = await lifecycle(req).crl();
+  const list = await req.generation.authority.crl();
   const headers = { Expires: list.nextUpdate.toUTCString() };
   if (wantsPem(req.query)) {
     return { status: 200, body: toPem('X509 CRL', list.der), contentType: PEM_TYPE, headers: { ...headers, 'Content-Disposition': 'attachment; filename="crl.pem"' } };
   }
   return { status: 200, body: list.der, contentType: 'application/pkix-crl', headers: { ...headers, 'Content-Disposition': 'attachment; filename="crl.crl"' } };
-}
-
-// ---- issue 9's authority methods -------------------------------------------------------------
-// TEMPORARY: the lead adds these to Authority in src/authority/types.ts (contract of issue 9);
-// until that lands the routes reach them through this view. Removed on merging main.
-
-export interface PeerCertificate {
-  der: Uint8Array;
-}
-
-export interface RevokeRequest {
-  serial: string;
-  reasonCode?: number;
-  reason?: string;
-  passive?: boolean;
-  ott?: string;
-  peer?: PeerCertificate;
-}
-
-interface LifecycleAuthority {
-  renew(peer: PeerCertificate): Promise<SignOutcome>;
-  rekey(peer: PeerCertificate, csrPem: string): Promise<SignOutcome>;
-  revoke(req: RevokeRequest): Promise<{ serial: string; provisioner?: string; subject?: string }>;
-  crl(): Promise<{ der: Uint8Array; thisUpdate: Date; nextUpdate: Date; number: bigint }>;
-}
-
-function lifecycle(req: ApiRequest): LifecycleAuthority {
-  return req.generation.authority as unknown as LifecycleAuthority;
 }

@@ -124,8 +124,8 @@ export function createRequestListener(deps: HttpDeps): RequestListener {
       generation.leave();
       const status = res.headersSent ? res.statusCode : 499; // 499: the client went away first
       const ms = Math.round((performance.now() - started) * 100) / 100;
-      const { requestId, method, path, provisioner, subject, serial, error } = line;
-      deps.log({ level: levelFor(status), requestId, method, path, status, ms, provisioner, subject, serial, error });
+      const { requestId, method, path, provisioner, subject, serial, revokedBy, error } = line;
+      deps.log({ level: levelFor(status), requestId, method, path, status, ms, provisioner, subject, serial, revokedBy, error });
     });
 
     const apiRequest: ApiRequest = {

@@ -1,7 +1,8 @@
 /**
  * Failed requests in step-ca's shape: `{"status":N,"message":"..."}`, with step's wording per
- * status. The message is what the client sees; the reason is what the log gets. For 401 and 5xx
- * they differ on purpose: the client learns nothing about why a token was refused.
+ * status. The message is what the client sees; the reason is what the log gets. 4xx messages say
+ * what was wrong (for a 401: which rule refused the token); 5xx messages are generic, the cause
+ * goes to the log only.
  */
 import { CaError, describe } from '../errors.js';
 
@@ -57,9 +58,11 @@ export function problemFor(err: unknown): HttpProblem {
   if (!(err instanceof CaError)) return new HttpProblem(500, GENERIC_MESSAGES[500] as string, `internal error: ${describe(err)}`);
   const reason = describe(err);
   const { status } = err;
-  if (status === 401) return new HttpProblem(401, GENERIC_MESSAGES[401] as string, reason);
+  // Unlike step-ca, a refused token or certificate says which rule failed (messages never quote a token).
+  if (status === 401) return new HttpProblem(401, `The request lacked necessary authorization to be completed: ${sentence(err.message)}.`, reason);
   if (status === 403) return new HttpProblem(403, `The request was forbidden by the certificate authority: ${sentence(err.message)}.`, reason);
-  if (status === 404) return new HttpProblem(404, GENERIC_MESSAGES[404] as string, reason);
+  if (status === 404) return new HttpProblem(404, `The requested resource could not be found: ${sentence(err.message)}.`, reason);
+  if (status === 501) return new HttpProblem(501, `The requested method is not implemented by the certificate authority: ${sentence(err.message)}.`, reason);
   if (status >= 400 && status < 500) return badRequest(err.message, status, reason);
   // 5xx and anything odd: the client gets the generic text, the log the cause.
   return new HttpProblem(status >= 500 && status < 600 ? status : 500, GENERIC_MESSAGES[500] as string, reason);

@@ -4,13 +4,15 @@
  * used once per process; configure a `db` for a cluster.
  */
 import { TOKEN_SWEEP_INTERVAL_MS } from './used-tokens.js';
-import type { IssuedCertificate, Store } from './types.js';
+import type { IssuedCertificate, Revocation, Store } from './types.js';
 
 export function openMemoryStore(): Store {
   const certificates = new Map<string, IssuedCertificate>();
   /** Token id to expiry (ms). */
   const usedTokens = new Map<string, number>();
   let lastSweep = -Infinity;
+  const revocations = new Map<string, Revocation>();
+  let crlNumber = 0n;
 
   function sweep(nowMs: number): void {
     if (nowMs - lastSweep < TOKEN_SWEEP_INTERVAL_MS) return;
@@ -47,6 +49,37 @@ export function openMemoryStore(): Store {
     async getCertificate(serial) {
       const cert = certificates.get(serial);
       return cert && { ...cert, sans: [...cert.sans] };
+    },
+    async revokeCertificate(revocation, { token, requireKnown, now }) {
+      if (requireKnown && !certificates.has(revocation.serial)) return { result: 'unknown-serial' };
+      const existing = revocations.get(revocation.serial);
+      if (existing) return { result: 'already-revoked', existing: { ...existing } };
+      if (token) {
+        if (isUsed(token.id, now.getTime())) return { result: 'token-used' };
+        usedTokens.set(token.id, token.expiresAt.getTime());
+      }
+      revocations.set(revocation.serial, { ...revocation });
+      return { result: 'revoked' };
+    },
+    async getRevocation(serial) {
+      const found = revocations.get(serial);
+      return found && { ...found };
+    },
+    async listRevocations(now) {
+      return [...revocations.values()].filter((r) => r.notAfter.getTime() > now.getTime()).map((r) => ({ ...r }));
+    },
+    async revocationsVersion() {
+      return revocations.size;
+    },
+    async renewCertificate(fromSerial, cert) {
+      const revoked = revocations.get(fromSerial);
+      if (revoked) return { ok: false, revoked: { ...revoked } };
+      record(cert);
+      return { ok: true };
+    },
+    async nextCrlNumber() {
+      crlNumber += 1n;
+      return crlNumber;
     },
     async close() {
       // Nothing to release; the maps go with the process.

@@ -12,7 +12,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { CaError, describe } from '../errors.js';
-import type { IssuedCertificate, Store } from './types.js';
+import type { IssuedCertificate, Revocation, RevokeResult, Store } from './types.js';
 import { TOKEN_SWEEP_INTERVAL_MS } from './used-tokens.js';
 
 export const SQLITE_FILE = 'ca.sqlite';
@@ -20,8 +20,13 @@ export const SQLITE_FILE = 'ca.sqlite';
 /** How long a writer waits for another process's write before giving up (ms). */
 const BUSY_TIMEOUT_MS = 5_000;
 
-const SCHEMA_VERSION = 1;
-const SCHEMA = `
+/**
+ * The schema, one step per version: a database at version N gets steps N+1 onward, in one
+ * transaction, and `user_version` says where it is. Steps only ever add.
+ */
+const MIGRATIONS: readonly string[] = [
+  // 1: issued certificates and used tokens.
+  `
   CREATE TABLE IF NOT EXISTS certificates (
     serial      TEXT PRIMARY KEY,   -- decimal
     subject     TEXT NOT NULL,
@@ -38,7 +43,28 @@ const SCHEMA = `
     expires_at INTEGER NOT NULL     -- ms since the epoch; the row may go after this
   ) WITHOUT ROWID;
   CREATE INDEX IF NOT EXISTS used_tokens_expires_at ON used_tokens (expires_at);
-`;
+  `,
+  // 2: revocations (the id only grows: its maximum tells a CRL it is stale) and the CRL number.
+  `
+  CREATE TABLE revocations (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    serial      TEXT NOT NULL UNIQUE,
+    reason_code INTEGER NOT NULL,
+    reason      TEXT NOT NULL,
+    revoked_at  INTEGER NOT NULL,   -- ms since the epoch
+    not_after   INTEGER NOT NULL,   -- the certificate's; the CRL lists it until then
+    provisioner TEXT NOT NULL,
+    revoked_by  TEXT NOT NULL
+  );
+  CREATE INDEX revocations_not_after ON revocations (not_after);
+  CREATE TABLE crl_state (
+    id     INTEGER PRIMARY KEY CHECK (id = 1),
+    number INTEGER NOT NULL
+  );
+  INSERT INTO crl_state (id, number) VALUES (1, 0);
+  `,
+];
+const SCHEMA_VERSION = MIGRATIONS.length;
 
 interface CertificateRow {
   serial: string;
@@ -82,9 +108,31 @@ function migrate(db: Database.Database): void {
     if (version > SCHEMA_VERSION) {
       throw new Error(`it was written by a newer version of ca (schema ${version}, this one knows ${SCHEMA_VERSION})`);
     }
-    db.exec(SCHEMA);
+    for (const step of MIGRATIONS.slice(version)) db.exec(step);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
+}
+
+interface RevocationRow {
+  serial: string;
+  reason_code: number;
+  reason: string;
+  revoked_at: number;
+  not_after: number;
+  provisioner: string;
+  revoked_by: string;
+}
+
+function revocationOf(row: RevocationRow): Revocation {
+  return {
+    serial: row.serial,
+    reasonCode: row.reason_code,
+    reason: row.reason,
+    revokedAt: new Date(row.revoked_at),
+    notAfter: new Date(row.not_after),
+    provisioner: row.provisioner,
+    revokedBy: row.revoked_by,
+  };
 }
 
 interface PendingWrite {
@@ -100,6 +148,12 @@ class SqliteStore implements Store {
   private readonly selectCertificate: Database.Statement<[string], CertificateRow>;
   private readonly insertToken: Database.Statement;
   private readonly sweepTokens: Database.Statement;
+  private readonly certificateExists: Database.Statement<[string], { one: number }>;
+  private readonly selectRevocation: Database.Statement<[string], RevocationRow>;
+  private readonly selectRevocations: Database.Statement<[number], RevocationRow>;
+  private readonly insertRevocation: Database.Statement;
+  private readonly selectRevocationsVersion: Database.Statement<[], { version: number | null }>;
+  private readonly bumpCrlNumber: Database.Statement<[], { number: number | bigint }>;
   private lastSweep = -Infinity;
   private pending: PendingWrite[] = [];
   private readonly commitPending: () => void;
@@ -123,6 +177,14 @@ class SqliteStore implements Store {
        ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at WHERE used_tokens.expires_at <= ?`,
     );
     this.sweepTokens = db.prepare('DELETE FROM used_tokens WHERE expires_at <= ?');
+    this.certificateExists = db.prepare('SELECT 1 AS one FROM certificates WHERE serial = ?');
+    this.selectRevocation = db.prepare('SELECT * FROM revocations WHERE serial = ?');
+    this.selectRevocations = db.prepare('SELECT * FROM revocations WHERE not_after > ? ORDER BY id');
+    this.insertRevocation = db.prepare(
+      `INSERT INTO revocations (serial, reason_code, reason, revoked_at, not_after, provisioner, revoked_by) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.selectRevocationsVersion = db.prepare('SELECT max(id) AS version FROM revocations');
+    this.bumpCrlNumber = db.prepare<[], { number: number | bigint }>('UPDATE crl_state SET number = number + 1 WHERE id = 1 RETURNING number').safeIntegers(true);
     this.useTokenAndRecord = db.transaction((tokenId: string, expiresMs: number, nowMs: number, cert: IssuedCertificate) => {
       if (!this.useTokenRow(tokenId, expiresMs, nowMs)) return false;
       this.insertCertificateRow(cert);
@@ -181,6 +243,55 @@ class SqliteStore implements Store {
       this.sweepTokens.run(nowMs);
     }
     return this.insertToken.run(tokenId, expiresMs, nowMs).changes === 1;
+  }
+
+  async revokeCertificate(
+    revocation: Revocation,
+    opts: { token?: { id: string; expiresAt: Date }; requireKnown: boolean; now: Date },
+  ): Promise<RevokeResult> {
+    return this.write<RevokeResult>(() => {
+      // Every check first, then the writes: a refused revocation leaves its token usable.
+      if (opts.requireKnown && !this.certificateExists.get(revocation.serial)) return { result: 'unknown-serial' };
+      const existing = this.selectRevocation.get(revocation.serial);
+      if (existing) return { result: 'already-revoked', existing: revocationOf(existing) };
+      if (opts.token && !this.useTokenRow(opts.token.id, opts.token.expiresAt.getTime(), opts.now.getTime())) return { result: 'token-used' };
+      this.insertRevocation.run(
+        revocation.serial,
+        revocation.reasonCode,
+        revocation.reason,
+        revocation.revokedAt.getTime(),
+        revocation.notAfter.getTime(),
+        revocation.provisioner,
+        revocation.revokedBy,
+      );
+      return { result: 'revoked' };
+    });
+  }
+
+  async getRevocation(serial: string): Promise<Revocation | undefined> {
+    const row = this.selectRevocation.get(serial);
+    return row && revocationOf(row);
+  }
+
+  async listRevocations(now: Date): Promise<Revocation[]> {
+    return this.selectRevocations.all(now.getTime()).map(revocationOf);
+  }
+
+  async revocationsVersion(): Promise<number> {
+    return this.selectRevocationsVersion.get()?.version ?? 0;
+  }
+
+  async renewCertificate(fromSerial: string, cert: IssuedCertificate): Promise<{ ok: true } | { ok: false; revoked: Revocation }> {
+    return this.write(() => {
+      const revoked = this.selectRevocation.get(fromSerial);
+      if (revoked) return { ok: false as const, revoked: revocationOf(revoked) };
+      this.insertCertificateRow(cert);
+      return { ok: true as const };
+    });
+  }
+
+  async nextCrlNumber(): Promise<bigint> {
+    return this.write(() => BigInt(this.bumpCrlNumber.get()?.number ?? 0));
   }
 
   async getCertificate(serial: string): Promise<IssuedCertificate | undefined> {

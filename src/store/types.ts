@@ -1,6 +1,6 @@
 /**
- * What the CA keeps: every issued certificate and every used token. The embedded implementation is
- * SQLite; a PostgreSQL adapter implements the same interface later.
+ * What the CA keeps: every issued certificate, every used token, every revocation and the CRL's
+ * number. The embedded implementation is SQLite; without a `db` it lives in memory.
  */
 
 export interface IssuedCertificate {
@@ -13,6 +13,30 @@ export interface IssuedCertificate {
   notAfter: Date;
   pem: string;
 }
+
+/** A revoked certificate, as the CRL lists it and renewals refuse it. */
+export interface Revocation {
+  /** Decimal serial number. */
+  serial: string;
+  /** RFC 5280 CRLReason code (0 = unspecified). */
+  reasonCode: number;
+  reason: string;
+  revokedAt: Date;
+  /** The certificate's notAfter: the CRL lists the serial until then. */
+  notAfter: Date;
+  /** The provisioner that issued the certificate ('' when unknown). */
+  provisioner: string;
+  /** How the revocation was authorized, for the record (a token's provisioner and subject, or mTLS). */
+  revokedBy: string;
+}
+
+export type RevokeResult =
+  | { result: 'revoked' }
+  /** The serial is not one this CA recorded (only when `requireKnown`). */
+  | { result: 'unknown-serial' }
+  | { result: 'already-revoked'; existing: Revocation }
+  /** The token paying for the revocation was used before. */
+  | { result: 'token-used' };
 
 export interface Store {
   recordCertificate(cert: IssuedCertificate): Promise<void>;
@@ -28,5 +52,23 @@ export interface Store {
    */
   issueCertificate(token: { id: string; expiresAt: Date }, cert: IssuedCertificate, now: Date): Promise<boolean>;
   getCertificate(serial: string): Promise<IssuedCertificate | undefined>;
+  /**
+   * Record a revocation, in one transaction with marking its token used (when a token paid for
+   * it) and the checks that decide it: the serial is known (with `requireKnown`), not revoked
+   * already, the token not used. Nothing is written unless the result is 'revoked'.
+   */
+  revokeCertificate(revocation: Revocation, opts: { token?: { id: string; expiresAt: Date }; requireKnown: boolean; now: Date }): Promise<RevokeResult>;
+  getRevocation(serial: string): Promise<Revocation | undefined>;
+  /** The revocations whose certificates have not expired at `now` (what a CRL lists), oldest first. */
+  listRevocations(now: Date): Promise<Revocation[]>;
+  /** A number that grows with every recorded revocation; cheap, for telling whether a CRL is stale. */
+  revocationsVersion(): Promise<number>;
+  /**
+   * Record a renewed or rekeyed certificate, in one transaction with the check that the one it
+   * replaces (`fromSerial`) is not revoked; when it is, nothing is recorded.
+   */
+  renewCertificate(fromSerial: string, cert: IssuedCertificate): Promise<{ ok: true } | { ok: false; revoked: Revocation }>;
+  /** The next CRL number: increasing across every process sharing the store. */
+  nextCrlNumber(): Promise<bigint>;
   close(): Promise<void>;
 }

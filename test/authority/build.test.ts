@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -54,7 +54,8 @@ describe('buildAuthority', () => {
   });
 
   test('roots, intermediate and the provisioner listing', async () => {
-    const jwk = { type: 'JWK', name: 'admin@example.com', key: { kty: 'EC', kid: 'k1' }, encryptedKey: 'x.y.z' };
+    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const jwk = { type: 'JWK', name: 'admin@example.com', key: { ...publicKey.export({ format: 'jwk' }), use: 'sig', alg: 'ES256', kid: 'k1' }, encryptedKey: 'x.y.z' };
     const ca = await build(files, caConfig(files, [oidcProvisioner(idp), jwk]));
     const rootPem = await readFile(files.root, 'utf8');
     assert.deepEqual(ca.rootsPem, [rootPem.trim() + '\n']);

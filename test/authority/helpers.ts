@@ -4,6 +4,8 @@
  * can be moved, CSRs, and openssl to check what we issue.
  */
 import { execFile } from 'node:child_process';
+import { generateKeyPairSync, randomBytes, sign as cryptoSign, type KeyObject } from 'node:crypto';
+import { calculateJwkThumbprint, type JWK } from 'jose';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -139,4 +141,45 @@ export async function verifyWithOpenssl(dir: string, files: CaFiles, leafPem: st
 /** openssl's text form of a certificate. */
 export function certificateText(pem: string): Promise<string> {
   return openssl(['x509', '-noout', '-text'], pem);
+}
+
+export interface TestJwk {
+  json: ProvisionerJson;
+  privateKey: KeyObject;
+  kid: string;
+}
+
+/** A JWK provisioner as `step ca init` makes one: an EC P-256 key, kid = its thumbprint (the private half kept here, not encrypted). */
+export async function jwkProvisioner(name = 'admin', extra: Partial<ProvisionerJson> = {}): Promise<TestJwk> {
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwk = publicKey.export({ format: 'jwk' });
+  const kid = await calculateJwkThumbprint(jwk as JWK);
+  return { json: { type: 'JWK', name, key: { use: 'sig', kty: jwk.kty, kid, crv: jwk.crv, alg: 'ES256', x: jwk.x, y: jwk.y }, encryptedKey: 'not.used.in.these.tests', ...extra }, privateKey, kid };
+}
+
+/**
+ * A compact JWS signed with node:crypto from the payload's exact text (so a test can write what
+ * JSON.stringify cannot, such as 1e400), ES256 unless told.
+ */
+export function signRaw(payloadText: string, key: KeyObject, header: Record<string, unknown>): string {
+  const enc = (text: string) => Buffer.from(text).toString('base64url');
+  const input = `${enc(JSON.stringify(header))}.${enc(payloadText)}`;
+  const signature = cryptoSign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
+  return `${input}.${signature.toString('base64url')}`;
+}
+
+/** A JWK token as `step ca token` makes one, with claims overridable (undefined removes one). */
+export function jwkToken(p: TestJwk, claims: Record<string, unknown>, header: Record<string, unknown> = {}): string {
+  const now = Math.floor(Date.now() / 1000);
+  const all: Record<string, unknown> = {
+    iss: p.json.name,
+    aud: 'https://ca.test:8443/1.0/sign',
+    iat: now,
+    nbf: now,
+    exp: now + 300,
+    jti: randomBytes(32).toString('hex'),
+    ...claims,
+  };
+  for (const [k, v] of Object.entries(all)) if (v === undefined) delete all[k];
+  return signRaw(JSON.stringify(all), p.privateKey, { alg: 'ES256', kid: p.kid, typ: 'JWT', ...header });
 }

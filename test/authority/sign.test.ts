@@ -179,7 +179,7 @@ describe('signing', () => {
     const ca = await authority();
     const ott = await login('alice');
     await ca.sign({ csr: await makeCsr({}), ott });
-    await refused(ca.sign({ csr: await makeCsr({}), ott }), 401, 'ERR_UNAUTHORIZED', /^token already used \(provisioner "TestIdP", sub "user-alice"\)$/);
+    await refused(ca.sign({ csr: await makeCsr({}), ott }), 401, 'ERR_UNAUTHORIZED', /^token already used \(provisioner "TestIdP", subject "user-alice"\); get a new one$/);
   });
 
   test('a token without nonce is used once, however its signature is spelled', async () => {
@@ -252,8 +252,8 @@ describe('signing', () => {
     const rfc3339 = certificateOf((await sign(new Date(start.getTime() + 3 * HOUR).toISOString().replace('.000Z', '+00:00'), start.toISOString())).response.crt);
     assert.equal(rfc3339.notAfter.getTime(), start.getTime() + 3 * HOUR);
 
-    await refused(sign('2m'), 403, 'ERR_FORBIDDEN', /^requested duration of 3m0s is less than the authorized minimum certificate duration of 5m0s$/);
-    await refused(sign('25h'), 403, 'ERR_FORBIDDEN', /^requested duration of 25h1m0s is more than the authorized maximum certificate duration of 24h1m0s$/);
+    await refused(sign('2m'), 403, 'ERR_FORBIDDEN', /^requested duration of 2m0s is less than the authorized minimum certificate duration of 5m0s$/);
+    await refused(sign('25h'), 403, 'ERR_FORBIDDEN', /^requested duration of 25h0m0s is more than the authorized maximum certificate duration of 24h0m0s$/);
     const past = certificateOf((await sign('10m', '-5m')).response.crt);
     assert.ok(Math.abs(past.notBefore.getTime() - (Date.now() - 5 * 60_000)) < 3_000, 'a notBefore duration counts from now');
     assert.equal(past.notAfter.getTime() - past.notBefore.getTime(), 10 * 60_000);
@@ -272,7 +272,7 @@ describe('signing', () => {
     const own = await authority({ claims: { minTLSCertDuration: '1m', maxTLSCertDuration: '1h', defaultTLSCertDuration: '30m' } });
     const byDefault = certificateOf((await own.sign({ csr: await makeCsr({}), ott: await login('alice') })).response.crt);
     assert.equal(byDefault.notAfter.getTime() - byDefault.notBefore.getTime(), 31 * 60_000);
-    await refused(own.sign({ csr: await makeCsr({}), ott: await login('alice'), notAfter: '2h' }), 403, 'ERR_FORBIDDEN', /maximum certificate duration of 1h1m0s$/);
+    await refused(own.sign({ csr: await makeCsr({}), ott: await login('alice'), notAfter: '2h' }), 403, 'ERR_FORBIDDEN', /^requested duration of 2h0m0s is more than the authorized maximum certificate duration of 1h0m0s$/);
 
     const global = await authority({}, { authority: { claims: { maxTLSCertDuration: '2h', defaultTLSCertDuration: '2h' }, backdate: '0s' } });
     const globalDefault = certificateOf((await global.sign({ csr: await makeCsr({}), ott: await login('alice') })).response.crt);

@@ -1,4 +1,4 @@
-// Errors as step-ca words them, keyed off CaError.status; 401 and 5xx say nothing of the reason.
+// Errors as step-ca words them, keyed off CaError.status; 4xx say why, 5xx say nothing of the cause.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CaError } from '../../src/errors.js';
@@ -6,7 +6,7 @@ import { problemBody, problemFor } from '../../src/server/problem.js';
 
 const body = (err: unknown) => JSON.parse(problemBody(problemFor(err))) as { status: number; message: string };
 
-test('400 and 403 carry the detail with step-ca prefixes; 401, 404 and 5xx are generic', () => {
+test('400, 401, 403 and 404 carry the detail with step-ca prefixes; 5xx are generic', () => {
   assert.deepEqual(body(new CaError('ERR_CSR_INVALID', 'invalid csr: bad signature.', { status: 400 })), {
     status: 400,
     message: 'The request could not be completed: invalid csr: bad signature.',
@@ -16,9 +16,9 @@ test('400 and 403 carry the detail with step-ca prefixes; 401, 404 and 5xx are g
     message: 'The request was forbidden by the certificate authority: name not allowed.',
   });
   const unauthorized = problemFor(new CaError('ERR_UNAUTHORIZED', 'token already used (sub "alice")', { status: 401 }));
-  assert.equal(unauthorized.message, 'The request lacked necessary authorization to be completed. Please see the certificate authority logs for more info.');
+  assert.equal(unauthorized.message, 'The request lacked necessary authorization to be completed: token already used (sub "alice").');
   assert.equal(unauthorized.reason, 'token already used (sub "alice")', 'the reason is for the log');
-  assert.match(body(new CaError('ERR_NOT_FOUND', 'x', { status: 404 })).message, /^The requested resource could not be found\./);
+  assert.equal(body(new CaError('ERR_NOT_FOUND', 'no such certificate', { status: 404 })).message, 'The requested resource could not be found: no such certificate.');
   assert.deepEqual(body(new CaError('ERR_INTERNAL', 'database busy', { status: 503 })).status, 503);
   assert.match(body(new CaError('ERR_INTERNAL', 'database busy', { status: 503 })).message, /^The certificate authority encountered an Internal Server Error\./);
   const bug = problemFor(new TypeError('x is undefined'));

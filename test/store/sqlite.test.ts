@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { CaError } from '../../src/errors.js';
 import { openMemoryStore, openSqliteStore, openStore, SQLITE_FILE, type IssuedCertificate, type Store } from '../../src/store/index.js';
+import type { Revocation } from '../../src/store/types.js';
 import { testdir } from '../helpers/testdir.js';
 
 const HOUR = 3_600_000;
@@ -84,6 +85,52 @@ function storeRules(name: string, open: (dir: string) => Store) {
       const racing = await Promise.all(Array.from({ length: 10 }, (_, i) => store.issueCertificate({ id: 'nonce-c', expiresAt: at(HOUR) }, certificate(`20${i}`), t0)));
       assert.equal(racing.filter(Boolean).length, 1, 'concurrent issues of one token: exactly one wins');
     });
+
+    test('revocations: known serials once, with the token that paid for them; a revoked certificate cannot be renewed', async (t) => {
+      const d = await testdir();
+      t.after(d.cleanup);
+      const store = open(d.dir);
+      t.after(() => store.close());
+      await store.recordCertificate(certificate('3001'));
+      await store.recordCertificate(certificate('3002'));
+      const revocation = (serial: string): Revocation => ({
+        serial,
+        reasonCode: 1,
+        reason: 'lost',
+        revokedAt: at(1000),
+        notAfter: at(24 * HOUR),
+        provisioner: 'Google',
+        revokedBy: 'test',
+      });
+      const token = { id: 'revoke-1', expiresAt: at(HOUR) };
+      assert.equal(await store.revocationsVersion(), 0);
+      assert.deepEqual(await store.revokeCertificate(revocation('9999'), { token, requireKnown: true, now: t0 }), { result: 'unknown-serial' });
+      assert.equal(await store.useToken('probe-unused', at(HOUR), t0), true);
+      assert.deepEqual(await store.revokeCertificate(revocation('3001'), { token, requireKnown: true, now: t0 }), { result: 'revoked' }, 'the refused attempt left the token usable');
+      assert.deepEqual(await store.revokeCertificate(revocation('3002'), { token, requireKnown: true, now: t0 }), { result: 'token-used' });
+      assert.equal(await store.getRevocation('3002'), undefined, 'a used token revokes nothing');
+      const again = await store.revokeCertificate(revocation('3001'), { requireKnown: true, now: t0 });
+      assert.equal(again.result, 'already-revoked');
+      assert.deepEqual(await store.getRevocation('3001'), revocation('3001'));
+      assert.deepEqual(await store.revokeCertificate(revocation('4242'), { requireKnown: false, now: t0 }), { result: 'revoked' }, 'mTLS: the certificate proves itself');
+      assert.ok((await store.revocationsVersion()) >= 2);
+
+      assert.deepEqual((await store.listRevocations(t0)).map((r) => r.serial), ['3001', '4242']);
+      assert.deepEqual(await store.listRevocations(at(25 * HOUR)), [], 'expired certificates leave the list');
+
+      const renewed = await store.renewCertificate('3001', certificate('3003'));
+      assert.equal(renewed.ok, false);
+      assert.equal(await store.getCertificate('3003'), undefined);
+      assert.deepEqual(await store.renewCertificate('3002', certificate('3004')), { ok: true });
+      assert.deepEqual(await store.getCertificate('3004'), certificate('3004'));
+
+      const racing = await Promise.all(Array.from({ length: 10 }, () => store.revokeCertificate(revocation('3002'), { requireKnown: true, now: t0 })));
+      assert.equal(racing.filter((r) => r.result === 'revoked').length, 1, 'concurrent revocations of one serial: exactly one wins');
+
+      const numbers = await Promise.all([store.nextCrlNumber(), store.nextCrlNumber(), store.nextCrlNumber()]);
+      assert.deepEqual(new Set(numbers).size, 3, 'CRL numbers never repeat');
+      assert.ok((await store.nextCrlNumber()) > numbers.reduce((a, b) => (a > b ? a : b)));
+    });
   });
 }
 
@@ -101,7 +148,7 @@ describe('SQLite store on disk', () => {
     const db = new Database(join(dir, SQLITE_FILE), { readonly: true });
     t.after(() => db.close());
     assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-    assert.equal(db.pragma('user_version', { simple: true }), 1);
+    assert.equal(db.pragma('user_version', { simple: true }), 2);
   });
 
   test('used tokens and certificates survive closing and reopening', async (t) => {
