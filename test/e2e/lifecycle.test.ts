@@ -13,6 +13,7 @@ import { createServer as createNetServer } from 'node:net';
 import { connect, createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { startIdp, type TestIdp } from '../fixtures/idp.js';
+import { browserEnv, readBrowserResult } from '../fixtures/browser/env.js';
 import { run } from '../helpers/exec.js';
 import { CA_BIN, runCli, type CliResult } from '../helpers/run-cli.js';
 import { selfSigned } from '../helpers/https.js';
@@ -315,6 +316,18 @@ describe('ca revoke and the CRL', () => {
     const again = await ca(['revoke', erin.serial, '--token', await adminToken()]);
     assert.equal(again.code, 1);
     assert.match(again.stderr, new RegExp(`already revoked`));
+  });
+
+  test('by serial, logging in as an admin in the browser (the login ca certificate uses)', async () => {
+    const frank = await issue('frank', { notAfter: '1h' });
+    const resultFile = work.path('browser-alice.json');
+    const res = ok(await ca(['revoke', frank.serial, '--reasonCode', 'cessationOfOperation'], browserEnv({ user: 'alice', password: 'alice-password', resultFile })));
+    assert.match(res.stderr, /✔ Provisioner: TestIdP \(OIDC\) \[client: ca-cli\]\n/);
+    assert.match(res.stderr, /Your default web browser has been opened to visit:/);
+    assert.match(res.stderr, new RegExp(`Certificate with Serial Number ${frank.serial} has been revoked\\.\\n$`));
+    assert.equal((await readBrowserResult(resultFile)).outcome, 'landed');
+    const renew = await ca(['renew', '--force', frank.crt, frank.key]);
+    assert.match(renew.stderr, /reason: cessationOfOperation/);
   });
 
   test('an unknown serial, a certificate of another CA, a serial that is not the certificate: clear errors', async () => {
