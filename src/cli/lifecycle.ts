@@ -10,8 +10,10 @@ import { Option } from 'commander';
 import { formatDuration, tryParseDuration } from '../config/duration.js';
 import { CaError, UsageError, describe } from '../errors.js';
 import { credentialsFrom, type Credentials, type LeafFacts } from '../pki/credentials.js';
+import type { CaClient } from '../client/ca-client.js';
+import { mutualTlsClient, type CaTarget } from '../client/target.js';
 import type { IOStreams } from './io.js';
-import { readPasswordFile } from './flags.js';
+import { caUrlOption, readPasswordFile, rootOption } from './flags.js';
 
 export interface HookOptions {
   /** A command line, split on blanks and run without a shell. */
@@ -45,14 +47,42 @@ export function durationFlag(value: string | undefined, flag: string): number | 
   return ms;
 }
 
-/** The flags after a renewal, as step's renew and rekey take them. */
-export function hookOptions(verb: 'renewed' | 'rekeyed'): Option[] {
+/** The flags renew and rekey share: what runs after, the key's password, where the CA is. */
+export interface LifecycleFlags {
+  exec?: string;
+  pid?: string;
+  pidFile?: string;
+  signal?: string;
+  passwordFile?: string;
+  caUrl?: string;
+  root?: string;
+}
+
+/** Those flags as step's renew and rekey take them. */
+export function lifecycleOptions(verb: 'renewed' | 'rekeyed'): Option[] {
   return [
     new Option('--exec <command>', `a command to run after the certificate has been ${verb} (split on blanks, no shell), e.g. "nginx -s reload"`),
     new Option('--pid <pid>', `the process to signal after the certificate has been ${verb}`),
     new Option('--pid-file <file>', 'a file holding the process id to signal'),
     new Option('--signal <signal>', 'the signal to send it: a number or a name (default: 1, SIGHUP)'),
+    new Option('--password-file <file>', 'the password of KEY, if it is encrypted'),
+    caUrlOption(),
+    rootOption(),
   ];
+}
+
+/** The values of lifecycleOptions() from commander's parsed options. */
+export function lifecycleFlags(o: Record<string, unknown>): LifecycleFlags {
+  const text = (v: unknown) => (v === undefined ? undefined : String(v));
+  return {
+    exec: text(o.exec),
+    pid: text(o.pid),
+    pidFile: text(o.pidFile),
+    signal: text(o.signal),
+    passwordFile: text(o.passwordFile),
+    caUrl: text(o.caUrl),
+    root: text(o.root),
+  };
 }
 
 /** --exec, --pid, --pid-file and --signal, checked; the pid file is read now, so a wrong one fails before the CA is asked. */
@@ -157,4 +187,26 @@ export function refusal(err: unknown, leaf: LeafFacts, now: Date, action: 'renew
     ? "get a new certificate with 'ca certificate'; an admin can allow renewing expired ones with the provisioner claim allowRenewalAfterExpiry"
     : "get a new certificate with 'ca certificate' (a revoked certificate, or one whose provisioner disables renewal, cannot be renewed)";
   return new CaError('ERR_CA_RESPONSE', message, { status: err.status, hint, cause: err });
+}
+
+/**
+ * One request over mutual TLS with the certificate and key (its own connections, closed after);
+ * a refusal is said for this certificate (see refusal()). `signal` aborts it.
+ */
+export async function withCertificate<T>(
+  target: CaTarget,
+  credentials: Credentials,
+  ctx: { env: NodeJS.ProcessEnv; now: () => Date },
+  action: 'renew' | 'rekey',
+  call: (client: CaClient) => Promise<T>,
+  signal?: AbortSignal,
+): Promise<T> {
+  const { client, close } = mutualTlsClient(target, { certPem: credentials.chainPem, keyPem: credentials.keyPem }, ctx.env, signal);
+  try {
+    return await call(client);
+  } catch (err) {
+    throw refusal(err, credentials.leaf, ctx.now(), action);
+  } finally {
+    await close();
+  }
 }

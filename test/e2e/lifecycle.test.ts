@@ -478,6 +478,16 @@ describe('ca renew --daemon', () => {
     };
   }
 
+  /** Run `fn` with a daemon that is killed afterwards whatever happened (the test ends it itself when it passes). */
+  async function withDaemon(args: string[], fn: (daemon: Daemon) => Promise<void>, env: NodeJS.ProcessEnv = {}): Promise<void> {
+    const daemon = startDaemon(args, env);
+    try {
+      await fn(daemon);
+    } finally {
+      daemon.child.kill('SIGKILL');
+    }
+  }
+
   const count = (text: string, pattern: RegExp) => text.match(new RegExp(pattern, 'g'))?.length ?? 0;
 
   test('a two-minute certificate kept fresh: renewed every few seconds with --exec each time, SIGHUP renews at once, SIGTERM ends it', async () => {
@@ -489,8 +499,7 @@ describe('ca renew --daemon', () => {
     assert.ok(life > 100_000 && life <= 120_000, `a two-minute certificate (${life} ms left)`);
     await writeFile(work.path('hook.mjs'), "import { appendFileSync } from 'node:fs';\nappendFileSync(process.argv[2], `${Date.now()}\\n`);\n");
     const hookLog = work.path('hook.log');
-    const daemon = startDaemon(['--renew-period', '3s', '--exec', `${process.execPath} ${work.path('hook.mjs')} ${hookLog}`, crt, key]);
-    try {
+    await withDaemon(['--renew-period', '3s', '--exec', `${process.execPath} ${work.path('hook.mjs')} ${hookLog}`, crt, key], async (daemon) => {
       await daemon.waitFor(/first renewal in 3s \(at \S+Z\)/);
       // While it renews, the file is always a whole chain (written beside and renamed).
       let reads = 0;
@@ -515,15 +524,12 @@ describe('ca renew --daemon', () => {
       assert.match(daemon.stderr(), /SIGTERM: stopping\n$/);
       assert.ok(count(await readFile(hookLog, 'utf8'), /\n/) >= 3, 'the hook ran after every renewal');
       assert.equal((await run('openssl', ['verify', '-CAfile', home.rootFile, '-untrusted', crt, crt])).code, 0);
-    } finally {
-      daemon.child.kill('SIGKILL');
-    }
+    });
   });
 
   test("without --renew-period: step's schedule, at two thirds of the lifetime minus a jitter", async () => {
     const { crt, key } = await issue('sched');
-    const daemon = startDaemon([crt, key]);
-    try {
+    await withDaemon([crt, key], async (daemon) => {
       await daemon.waitFor(/first renewal in/);
       const [, minutes, seconds] = /first renewal in (?:(\d+)m)?(\d+)s/.exec(daemon.stderr()) ?? [];
       const wait = Number(minutes ?? 0) * 60 + Number(seconds);
@@ -532,37 +538,29 @@ describe('ca renew --daemon', () => {
       assert.ok(wait <= left - 60 + 1 && wait >= left - 60 - 9 - 1, `first renewal in ${wait}s with ${left}s left`);
       daemon.child.kill('SIGINT');
       assert.equal(await daemon.exited, 0);
-    } finally {
-      daemon.child.kill('SIGKILL');
-    }
+    });
   });
 
   test('while the CA is unreachable it retries with a growing wait and logs each try', async () => {
     const { crt, key } = await issue('offline');
     const port = await closedPort();
-    const daemon = startDaemon(['--renew-period', '1s', crt, key], { CA_URL: `https://127.0.0.1:${port}` });
-    try {
+    await withDaemon(['--renew-period', '1s', crt, key], async (daemon) => {
       await daemon.waitFor(/cannot renew \(attempt 2\)/, 20_000);
       const lines = daemon.stderr().split('\n').filter((l) => /cannot renew/.test(l));
       assert.match(lines[0] ?? '', new RegExp(`^\\S+Z cannot renew \\(attempt 1\\): cannot reach 127\\.0\\.0\\.1:${port}: .*ECONNREFUSED.*; trying again in \\ds \\(at \\S+Z\\)$`));
       daemon.child.kill('SIGTERM');
       assert.equal(await daemon.exited, 0);
-    } finally {
-      daemon.child.kill('SIGKILL');
-    }
+    }, { CA_URL: `https://127.0.0.1:${port}` });
   });
 
   test('a certificate revoked under it: the next renewal is refused and the daemon exits 1 with the reason', async () => {
     const { crt, key } = await issue('doomed');
-    const daemon = startDaemon(['--renew-period', '30s', crt, key]);
-    try {
+    await withDaemon(['--renew-period', '30s', crt, key], async (daemon) => {
       await daemon.waitFor(/first renewal in/);
       ok(await ca(['revoke', '--cert', crt, '--key', key]));
       daemon.child.kill('SIGHUP');
       assert.equal(await daemon.exited, 1);
       assert.match(daemon.stderr(), /^ca: .*answered 401: .*revoked/m);
-    } finally {
-      daemon.child.kill('SIGKILL');
-    }
+    });
   });
 });

@@ -1,16 +1,16 @@
 import { Command, Option } from 'commander';
 import { UsageError } from '../../errors.js';
 import type { Ctx } from '../context.js';
-import { caUrlOption, parseKeySize, rootOption } from '../flags.js';
+import { parseKeySize } from '../flags.js';
 import { status, success } from '../output.js';
 import { checkWritable, confirmOverwrite } from '../files.js';
-import { durationFlag, hookOptions, hooksFrom, notDue, readCredentials, refusal, runHooks } from '../lifecycle.js';
+import { durationFlag, hooksFrom, lifecycleFlags, lifecycleOptions, notDue, readCredentials, runHooks, withCertificate, type LifecycleFlags } from '../lifecycle.js';
 import { writeFilesAtomic } from '../../config/atomic.js';
 import { chainPem } from '../../client/ca-client.js';
-import { mutualTlsClient, resolveCaTarget } from '../../client/target.js';
+import { resolveCaTarget } from '../../client/target.js';
 import { createKeyAndRequest, keySpecFromFlags } from '../../pki/request.js';
 
-export interface RekeyOptions {
+export interface RekeyOptions extends LifecycleFlags {
   crtFile: string;
   keyFile: string;
   outCert?: string;
@@ -20,13 +20,6 @@ export interface RekeyOptions {
   size?: number;
   force: boolean;
   expiresIn?: string;
-  exec?: string;
-  pid?: string;
-  pidFile?: string;
-  signal?: string;
-  passwordFile?: string;
-  caUrl?: string;
-  root?: string;
 }
 
 export type RekeyCtx = Pick<Ctx, 'io' | 'env' | 'now' | 'prompter' | 'caPath'> & { random?: () => number };
@@ -51,15 +44,7 @@ export async function rekeyRun(opts: RekeyOptions, ctx: RekeyCtx): Promise<void>
 
   // The CA keeps the names of the certificate; the request only carries the new key.
   const { csrPem, keyPem } = await createKeyAndRequest(keySpec, { commonName: credentials.leaf.subject, sans: [] });
-  const { client, close } = mutualTlsClient(target, { certPem: credentials.chainPem, keyPem: credentials.keyPem }, ctx.env);
-  let pem: string;
-  try {
-    pem = chainPem(await client.rekey(csrPem));
-  } catch (err) {
-    throw refusal(err, credentials.leaf, ctx.now(), 'rekey');
-  } finally {
-    await close();
-  }
+  const pem = chainPem(await withCertificate(target, credentials, ctx, 'rekey', (client) => client.rekey(csrPem)));
   // Both are written beside their targets first and renamed together: never a new certificate with the old key.
   await writeFilesAtomic([
     { path: outCert, data: pem },
@@ -86,11 +71,8 @@ export function create(ctx: Ctx, run = rekeyRun): Command {
     .option('--size <bits>', 'RSA key size (default 2048)', parseKeySize)
     .option('-f, --force', 'replace existing files without asking', false)
     .option('--expires-in <duration>', 'rekey only if the certificate expires within this time; otherwise say so and exit 0');
-  for (const option of hookOptions('rekeyed')) cmd.addOption(option);
+  for (const option of lifecycleOptions('rekeyed')) cmd.addOption(option);
   return cmd
-    .option('--password-file <file>', 'the password of KEY, if it is encrypted')
-    .addOption(caUrlOption())
-    .addOption(rootOption())
     .addHelpText(
       'after',
       `
@@ -116,13 +98,7 @@ Examples:
           size: o.size as number | undefined,
           force: Boolean(o.force),
           expiresIn: o.expiresIn as string | undefined,
-          exec: o.exec as string | undefined,
-          pid: o.pid as string | undefined,
-          pidFile: o.pidFile as string | undefined,
-          signal: o.signal as string | undefined,
-          passwordFile: o.passwordFile as string | undefined,
-          caUrl: o.caUrl as string | undefined,
-          root: o.root as string | undefined,
+          ...lifecycleFlags(o),
         },
         ctx,
       );

@@ -2,26 +2,27 @@ import type { EventEmitter } from 'node:events';
 import { Command, Option } from 'commander';
 import { UsageError } from '../../errors.js';
 import type { Ctx } from '../context.js';
-import { caUrlOption, rootOption } from '../flags.js';
 import { status } from '../output.js';
 import { checkWritable, confirmOverwrite } from '../files.js';
 import {
   checkWithinValidity,
   durationFlag,
-  hookOptions,
   hooksFrom,
+  lifecycleFlags,
+  lifecycleOptions,
   notDue,
   readCredentials,
-  refusal,
   runHooks,
+  withCertificate,
+  type LifecycleFlags,
 } from '../lifecycle.js';
 import { writeFileAtomic } from '../../config/atomic.js';
 import { chainPem } from '../../client/ca-client.js';
 import { runRenewalDaemon } from '../../client/renewal.js';
-import { mutualTlsClient, resolveCaTarget } from '../../client/target.js';
+import { resolveCaTarget } from '../../client/target.js';
 import { leafFacts, type Credentials } from '../../pki/credentials.js';
 
-export interface RenewOptions {
+export interface RenewOptions extends LifecycleFlags {
   crtFile: string;
   keyFile: string;
   out?: string;
@@ -29,13 +30,6 @@ export interface RenewOptions {
   expiresIn?: string;
   renewPeriod?: string;
   daemon: boolean;
-  exec?: string;
-  pid?: string;
-  pidFile?: string;
-  signal?: string;
-  passwordFile?: string;
-  caUrl?: string;
-  root?: string;
 }
 
 export type RenewCtx = Pick<Ctx, 'io' | 'env' | 'now' | 'prompter' | 'caPath'> & {
@@ -66,15 +60,7 @@ export async function renewRun(opts: RenewOptions, ctx: RenewCtx): Promise<void>
 
   /** One renewal over mutual TLS with the certificate in force; the new one replaces the file in one step. */
   const renewOnce = async (signal?: AbortSignal): Promise<Credentials> => {
-    const { client, close } = mutualTlsClient(target, { certPem: credentials.chainPem, keyPem: credentials.keyPem }, ctx.env, signal);
-    let pem: string;
-    try {
-      pem = chainPem(await client.renew());
-    } catch (err) {
-      throw refusal(err, credentials.leaf, ctx.now(), 'renew');
-    } finally {
-      await close();
-    }
+    const pem = chainPem(await withCertificate(target, credentials, ctx, 'renew', (client) => client.renew(), signal));
     const renewed = { ...credentials, chainPem: pem, leaf: leafFacts(pem, 'the renewed certificate').facts };
     await writeFileAtomic(outFile, pem);
     credentials = renewed;
@@ -122,11 +108,8 @@ export function create(ctx: Ctx, run = renewRun): Command {
     .option('--expires-in <duration>', 'renew only if the certificate expires within this time (e.g. 8h); otherwise say so and exit 0')
     .option('--daemon', 'keep running and renew the certificate before it expires', false)
     .option('--renew-period <duration>', 'with --daemon: renew every this often instead of at two thirds of the lifetime');
-  for (const option of hookOptions('renewed')) cmd.addOption(option);
+  for (const option of lifecycleOptions('renewed')) cmd.addOption(option);
   return cmd
-    .option('--password-file <file>', 'the password of KEY, if it is encrypted')
-    .addOption(caUrlOption())
-    .addOption(rootOption())
     .addHelpText(
       'after',
       `
@@ -155,13 +138,7 @@ Signals to the daemon: SIGHUP renews at once; SIGTERM or SIGINT stops it (exit 0
           expiresIn: o.expiresIn as string | undefined,
           renewPeriod: o.renewPeriod as string | undefined,
           daemon: Boolean(o.daemon),
-          exec: o.exec as string | undefined,
-          pid: o.pid as string | undefined,
-          pidFile: o.pidFile as string | undefined,
-          signal: o.signal as string | undefined,
-          passwordFile: o.passwordFile as string | undefined,
-          caUrl: o.caUrl as string | undefined,
-          root: o.root as string | undefined,
+          ...lifecycleFlags(o),
         },
         { ...ctx, signals: process },
       );
