@@ -73,3 +73,11 @@ test('after a renewal: the process gets the signal, then the command runs (no sh
   await assert.rejects(hooksFrom({ pid: '12', pidFile: 'x' }), /incompatible/);
   await assert.rejects(hooksFrom({ pid: '-3' }), /invalid value '-3' for flag '--pid'/);
 });
+
+test('ca crl --der will not print binary to a terminal', async () => {
+  const { crlRun } = await import('../../src/cli/commands/crl.js');
+  await assert.rejects(
+    crlRun({ der: true, force: false }, { io: testIO({ stdout: true }), env: {}, caPath: work.path('nowhere') }),
+    (e) => e instanceof UsageError && /not writing a binary \(DER\) CRL to the terminal/.test(e.message),
+  );
+});

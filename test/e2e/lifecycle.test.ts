@@ -12,7 +12,12 @@ import { copyFile, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer as createNetServer } from 'node:net';
 import { connect, createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
+import { EventEmitter } from 'node:events';
 import { startIdp, type TestIdp } from '../fixtures/idp.js';
+import { renewRun } from '../../src/cli/commands/renew.js';
+import { testIO } from '../../src/cli/io.js';
+import { scriptedPrompter } from '../../src/cli/prompter.js';
+import { CaError } from '../../src/errors.js';
 import { browserEnv, readBrowserResult } from '../fixtures/browser/env.js';
 import { run } from '../helpers/exec.js';
 import { CA_BIN, runCli, type CliResult } from '../helpers/run-cli.js';
@@ -141,6 +146,26 @@ describe('ca renew', () => {
     assert.equal(res.code, 2);
     assert.match(res.stderr, /missing the '--force' flag/);
     assert.equal(await readFile(crt, 'utf8'), before);
+  });
+
+  test('on a terminal it asks before replacing the file: yes renews, no keeps it', async () => {
+    const { crt, key, serial } = await issue('tty', { notAfter: '1h' });
+    const ctx = (answer: boolean) => ({
+      io: testIO({ stdin: true, stderr: true }),
+      env: {},
+      now: () => new Date(),
+      prompter: scriptedPrompter([answer]),
+      caPath: work.path('user'),
+      signals: new EventEmitter(),
+    });
+    const no = ctx(false);
+    await assert.rejects(renewRun({ crtFile: crt, keyFile: key, force: false, daemon: false, caUrl, root: home.rootFile }, no), (e) => e instanceof CaError && e.code === 'ERR_FILE_EXISTS');
+    assert.deepEqual(no.prompter.asked, [`Would you like to overwrite ${crt}?`]);
+    assert.equal(await serialOf(crt), serial);
+    const yes = ctx(true);
+    await renewRun({ crtFile: crt, keyFile: key, force: false, daemon: false, caUrl, root: home.rootFile }, yes);
+    assert.notEqual(await serialOf(crt), serial);
+    assert.equal(yes.io.err(), `Your certificate has been saved in ${crt}.\n`);
   });
 
   test('renews over mutual TLS: a new serial, the same key, names and lifetime, the file replaced in place', async () => {
@@ -371,6 +396,8 @@ describe('ca revoke and the CRL', () => {
   test('GET /crl: DER by default, PEM with ?pem=true, at / and /1.0/; ca crl saves it and ca inspect lists the revoked serials', async () => {
     const der = await run('curl', ['-sS', '--cacert', home.rootFile, '-D', '-', '-o', work.path('crl.der'), `${caUrl}/1.0/crl`]);
     assert.match(der.stdout, /content-type: application\/pkix-crl/i);
+    assert.match(der.stdout, /content-disposition: attachment; filename="crl\.crl"/i);
+    assert.match(der.stdout, /expires: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT/i);
     const pem = await run('curl', ['-sS', '--cacert', home.rootFile, `${caUrl}/crl?pem=true`]);
     assert.match(pem.stdout, /^-----BEGIN X509 CRL-----\n/);
     const fromDer = (await run('openssl', ['crl', '-inform', 'DER', '-in', work.path('crl.der'), '-noout', '-text'])).stdout;
