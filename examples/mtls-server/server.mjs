@@ -2,7 +2,8 @@
 // @ts-check
 // A small HTTPS service that only talks to clients holding a certificate from your CA.
 //
-//   node examples/mtls-server/server.mjs --root ~/.ca/certs/root_ca.crt --cert server.crt --key server.key --port 8443
+//   ca certificate localhost localhost.crt localhost.key --provisioner admin --provisioner-password-file pw.txt
+//   node examples/mtls-server/server.mjs --root ~/.ca/certs/root_ca.crt --cert localhost.crt --key localhost.key --port 8443
 //   curl --cert alice.crt --key alice.key --cacert ~/.ca/certs/root_ca.crt https://localhost:8443
 //   Hello alice@example.com! Welcome to mTLS
 import { readFileSync } from 'node:fs';

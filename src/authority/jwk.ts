@@ -10,6 +10,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Claims, TlsDurations } from '../config/ca-config.js';
+import type { JwkProvisionerJson } from '../config/jwk.js';
 import { CaError, describe } from '../errors.js';
 import { provisionerExtensionDer } from '../pki/certificate.js';
 import { audiencesOf, checkTokenTimes, defaultAlgorithm, algorithmFits, signatureVerifies, tokenIdOf, type DecodedJws } from './jws.js';
@@ -24,7 +25,6 @@ import {
   type SignGrant,
   type TokenUse,
 } from './provisioner.js';
-import type { ProvisionerJson } from '../config/ca-config.js';
 
 /** go-jose's leeway, which step-ca uses for JWK tokens too. */
 const LEEWAY_S = 60;
@@ -32,17 +32,6 @@ const LEEWAY_S = 60;
 const JWK_EXTENSION_TYPE = 1;
 /** The audience step's oldest clients used. */
 const LEGACY_AUDIENCE = 'step-certificate-authority';
-
-/** A JWK provisioner as ca.json stores it. */
-export interface JwkProvisionerJson extends ProvisionerJson {
-  type: 'JWK';
-  key: { kid?: string; kty?: string; alg?: string; [key: string]: unknown };
-  encryptedKey?: string;
-}
-
-export function isJwk(p: ProvisionerJson): p is JwkProvisionerJson {
-  return typeof p.type === 'string' && p.type.toUpperCase() === 'JWK';
-}
 
 /** The URLs a token may name as its audience, per operation, compared without their port as step-ca does. */
 export interface Audiences {

@@ -148,8 +148,8 @@ export async function readCredentials(certFile: string, keyFile: string, passwor
   return credentialsFrom(certText, keyText, { certFile, keyFile }, password);
 }
 
-/** Go's Duration.String() to the second, as step prints time left. */
-export function timeLeft(ms: number): string {
+/** Go's Duration.String() to the second, as step prints time left ("10h52m5s"). */
+function roundedDuration(ms: number): string {
   return formatDuration(Math.round(ms / 1000) * 1000);
 }
 
@@ -161,7 +161,7 @@ export function notDue(leaf: LeafFacts, expiresInMs: number | undefined, now: Da
   if (!expiresInMs || expiresInMs <= 0) return undefined;
   const left = leaf.notAfter.getTime() - now.getTime();
   if (left <= expiresInMs + random() * (expiresInMs / 20)) return undefined;
-  return `certificate not ${verb}: expires in ${timeLeft(left)}`;
+  return `certificate not ${verb}: expires in ${roundedDuration(left)}`;
 }
 
 /** step's limits: --expires-in and a renew period must fit in the certificate's lifetime. */

@@ -11,7 +11,10 @@ export interface RemoteProvisioner {
   scopes?: string[];
   authParams?: string[];
   tenantID?: string;
-  key?: { kid?: string };
+  /** JWK: the public key; `kid` names it. */
+  key?: { kid?: string; kty?: string; [member: string]: unknown };
+  /** JWK: the private key, encrypted with the provisioner's password (a compact JWE). */
+  encryptedKey?: string;
   state?: string;
   [key: string]: unknown;
 }
@@ -34,6 +37,33 @@ function parseJson<T>(text: string): T | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * What to do about a refusal, by the rule the CA says failed (ca serve names it; step-ca's 401s
+ * say only "lacked necessary authorization", and then the CA's log has the reason).
+ */
+export function refusalHint(status: number, message: string, requestId: string | null): string | undefined {
+  const m = message.toLowerCase();
+  const logLine = requestId ? `the CA's log has the reason under request id ${requestId}` : "the CA's log has the reason";
+  if (status === 401) {
+    if (m.includes('already used')) return 'a token works once: make a new one (ca token ...) or log in again';
+    if (/expired|"exp"|\bexp\b|not valid yet|"nbf"|issued before/.test(m)) return "get a new token (ca token, or log in again) and check this machine's clock";
+    if (/audience|\baud\b/.test(m)) return 'the token was made for another CA address: make it with --ca-url set to this CA';
+    if (/fingerprint|"sha"|\bsha\b/.test(m)) return 'the token names another root: make it with --root set to this CA\'s root certificate';
+    if (m.includes('provisioner')) return "check --provisioner against 'ca provisioner list --ca-url URL'";
+    if (/signature|verify/.test(m)) return 'the token was not signed by a key the CA knows for that provisioner: make a new one';
+    if (m.includes('necessary authorization')) return `log in again, or make a new token; ${logLine}`;
+    return `log in again, or make a new token; ${logLine} if this persists`;
+  }
+  if (status === 403) {
+    if (/duration/.test(m)) return "ask for a lifetime within the provisioner's limits (--not-after), or ask an admin to change them";
+    if (/renew/.test(m)) return 'renewal is disabled for this provisioner: get a new certificate instead';
+    return 'ask only for the names the provisioner allows (--san), or ask an admin of the CA';
+  }
+  if (status === 404) return 'check --ca-url: the CA does not know this path';
+  if (status >= 500) return `the CA failed; ${logLine}`;
+  return undefined;
 }
 
 /**
@@ -74,10 +104,12 @@ export class CaClient {
     }
     if (!res.ok) {
       const text = Buffer.from(bytes).toString('utf8');
-      const message = parseJson<{ message?: string }>(text)?.message ?? (text.trim().slice(0, 200) || res.statusText);
+      const raw = parseJson<{ message?: unknown }>(text)?.message;
+      // One line: a CA's message may span lines; the user reads it as one sentence.
+      const message = (typeof raw === 'string' ? raw : text.trim().slice(0, 200) || res.statusText).replace(/\s+/g, ' ').trim();
       throw new CaError('ERR_CA_RESPONSE', `the CA at ${this.url} answered ${res.status}: ${message}`, {
         status: res.status,
-        hint: res.status === 401 ? 'log in again; the CA log has the exact reason' : undefined,
+        hint: refusalHint(res.status, message, res.headers.get('x-request-id')),
       });
     }
     return { res, bytes };
@@ -123,6 +155,13 @@ export class CaClient {
       if (!cursor) break;
     }
     return all;
+  }
+
+  /** GET /provisioners/{kid}/encrypted-key: a JWK provisioner's encrypted private key. */
+  async provisionerKey(kid: string): Promise<string> {
+    const { body } = await this.call<{ key?: unknown }>('GET', `/provisioners/${encodeURIComponent(kid)}/encrypted-key`);
+    if (typeof body.key !== 'string') throw this.unexpected('/provisioners/{kid}/encrypted-key', 'no "key"');
+    return body.key;
   }
 
   async sign(req: { csr: string; ott: string; notBefore?: string; notAfter?: string }): Promise<SignResult> {

@@ -28,7 +28,7 @@ const OIDC_FIELD_ORDER = [
   'type', 'name', 'clientID', 'clientSecret', 'configurationEndpoint', 'tenantID', 'admins', 'domains', 'groups',
   'listenAddress', 'claims', 'options', 'scopes', 'authParams',
 ];
-const CLAIMS_ORDER = [
+export const CLAIMS_ORDER = [
   'minTLSCertDuration', 'maxTLSCertDuration', 'defaultTLSCertDuration',
   'minUserSSHCertDuration', 'maxUserSSHCertDuration', 'defaultUserSSHCertDuration',
   'minHostSSHCertDuration', 'maxHostSSHCertDuration', 'defaultHostSSHCertDuration',
@@ -36,7 +36,8 @@ const CLAIMS_ORDER = [
 ];
 const OMIT_WHEN_EMPTY = new Set(['tenantID', 'admins', 'domains', 'groups', 'listenAddress', 'claims', 'options', 'scopes', 'authParams']);
 
-function ordered<T extends Record<string, unknown>>(obj: T, order: string[]): T {
+/** `obj` with the keys in `order` first (as step encodes them), then any others in their own order; undefined left out. */
+export function ordered<T extends Record<string, unknown>>(obj: T, order: string[]): T {
   const out: Record<string, unknown> = {};
   for (const key of order) if (obj[key] !== undefined) out[key] = obj[key];
   for (const key of Object.keys(obj)) if (!(key in out) && obj[key] !== undefined) out[key] = obj[key];
@@ -56,8 +57,17 @@ export function normalizeOidc(p: OidcProvisionerJson): OidcProvisionerJson {
   return ordered(copy as OidcProvisionerJson, OIDC_FIELD_ORDER);
 }
 
-/** What `ca provisioner add|update` was asked to change, flag by flag. */
-export interface OidcChanges {
+/** The claims flags `ca provisioner add|update` share for every type, as step names them. */
+export interface ClaimChanges {
+  x509MinDur?: string;
+  x509MaxDur?: string;
+  x509DefaultDur?: string;
+  disableRenewal?: boolean;
+  allowRenewalAfterExpiry?: boolean;
+}
+
+/** What `ca provisioner add|update` was asked to change on an OIDC provisioner, flag by flag. */
+export interface OidcChanges extends ClaimChanges {
   name?: string;
   clientId?: string;
   clientSecret?: string;
@@ -74,9 +84,6 @@ export interface OidcChanges {
   removeScopes?: string[];
   authParams?: string[];
   removeAuthParams?: string[];
-  x509MinDur?: string;
-  x509MaxDur?: string;
-  x509DefaultDur?: string;
 }
 
 /** step's list edits: removals first (exact match), then appends; we also drop repeats. */
@@ -90,6 +97,11 @@ function normalizedDuration(text: string, flag: string): string {
   return formatDuration(parseDuration(text, `flag '${flag}'`));
 }
 
+/** The claims `step ca provisioner add` writes for a new provisioner of any type, before its flags apply. */
+export function newProvisionerClaims(): Claims {
+  return { enableSSHCA: true, disableRenewal: false, allowRenewalAfterExpiry: false, disableSmallstepExtensions: false };
+}
+
 /** A new OIDC provisioner from `ca provisioner add` flags, as `step ca provisioner add` writes it. */
 export function newOidcProvisioner(name: string, c: OidcChanges): OidcProvisionerJson {
   if (!c.clientId) throw new UsageError(`'--type OIDC' requires the '--client-id' flag`);
@@ -100,15 +112,36 @@ export function newOidcProvisioner(name: string, c: OidcChanges): OidcProvisione
     clientID: c.clientId,
     clientSecret: c.clientSecret ?? '',
     configurationEndpoint: c.configurationEndpoint,
-    claims: { enableSSHCA: true, disableRenewal: false, allowRenewalAfterExpiry: false, disableSmallstepExtensions: false },
+    claims: newProvisionerClaims(),
     options: { x509: {}, ssh: {} },
   };
   return applyOidcChanges(base, { ...c, name: undefined });
 }
 
+/**
+ * Apply the claims flags to a provisioner's claims (a new object): durations normalised as Go
+ * prints them, the renewal switches as given. Untouched when no claims flag was given.
+ */
+export function applyClaimChanges(claims: Claims | undefined, c: ClaimChanges): Claims | undefined {
+  let next = claims ? { ...claims } : undefined;
+  const durations: [keyof Claims, string | undefined, string][] = [
+    ['minTLSCertDuration', c.x509MinDur, '--x509-min-dur'],
+    ['maxTLSCertDuration', c.x509MaxDur, '--x509-max-dur'],
+    ['defaultTLSCertDuration', c.x509DefaultDur, '--x509-default-dur'],
+  ];
+  for (const [key, value, flag] of durations) {
+    if (value === undefined) continue;
+    next ??= {};
+    next[key] = normalizedDuration(value, flag);
+  }
+  if (c.disableRenewal !== undefined) (next ??= {}).disableRenewal = c.disableRenewal;
+  if (c.allowRenewalAfterExpiry !== undefined) (next ??= {}).allowRenewalAfterExpiry = c.allowRenewalAfterExpiry;
+  return next ? ordered(next, CLAIMS_ORDER) : undefined;
+}
+
 /** Apply `ca provisioner update` flags to a stored OIDC provisioner (a new object; fields we do not know are kept). */
 export function applyOidcChanges(p: OidcProvisionerJson, c: OidcChanges): OidcProvisionerJson {
-  const next: OidcProvisionerJson = { ...p, claims: p.claims ? { ...p.claims } : undefined };
+  const next: OidcProvisionerJson = { ...p, claims: applyClaimChanges(p.claims, c) };
   if (c.name !== undefined) next.name = c.name;
   if (c.clientId !== undefined) next.clientID = c.clientId;
   if (c.clientSecret !== undefined) next.clientSecret = c.clientSecret;
@@ -120,16 +153,6 @@ export function applyOidcChanges(p: OidcProvisionerJson, c: OidcChanges): OidcPr
   next.groups = editList(p.groups, c.groups, c.removeGroups);
   next.scopes = editList(p.scopes, c.scopes, c.removeScopes);
   next.authParams = editList(p.authParams, c.authParams, c.removeAuthParams);
-  const durations: [keyof Claims, string | undefined, string][] = [
-    ['minTLSCertDuration', c.x509MinDur, '--x509-min-dur'],
-    ['maxTLSCertDuration', c.x509MaxDur, '--x509-max-dur'],
-    ['defaultTLSCertDuration', c.x509DefaultDur, '--x509-default-dur'],
-  ];
-  for (const [key, value, flag] of durations) {
-    if (value === undefined) continue;
-    next.claims ??= {};
-    next.claims[key] = normalizedDuration(value, flag);
-  }
   return normalizeOidc(next);
 }
 
@@ -207,18 +230,23 @@ export function validateOidcProvisioner(p: OidcProvisionerJson, others: Provisio
   checkNonEmpty(p.groups, '--group');
   checkNonEmpty(p.scopes, '--scope');
   effectiveTlsDurations(p.claims, globalClaims);
+  checkUniqueName(p, others);
   for (const other of others) {
-    if (other.name === p.name) {
-      throw new CaError('ERR_PROVISIONER_EXISTS', `provisioner with name ${p.name} already exists`, {
-        exitCode: 1,
-        hint: `choose another name, or change it with 'ca provisioner update ${p.name}'`,
-      });
-    }
     if (other.type.toUpperCase() === 'OIDC' && other.clientID === p.clientID) {
       throw new CaError('ERR_PROVISIONER_EXISTS', `provisioner with token ID ${p.clientID} already exists`, {
         hint: `provisioner "${other.name}" already uses this client ID`,
       });
     }
+  }
+}
+
+/** step's rule for every type: a name is used once. */
+export function checkUniqueName(p: ProvisionerJson, others: ProvisionerJson[]): void {
+  if (!p.name || p.name.trim() === '') throw new UsageError('provisioner name cannot be empty');
+  if (others.some((other) => other.name === p.name)) {
+    throw new CaError('ERR_PROVISIONER_EXISTS', `provisioner with name ${p.name} already exists`, {
+      hint: `choose another name, or change it with 'ca provisioner update ${p.name}'`,
+    });
   }
 }
 

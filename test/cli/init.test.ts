@@ -8,6 +8,7 @@ import { testdir } from '../helpers/testdir.js';
 import { initRun } from '../../src/cli/commands/init.js';
 import { testIO } from '../../src/cli/io.js';
 import { scriptedPrompter } from '../../src/cli/prompter.js';
+import { decryptPbes2ByHand, thumbprintByHand } from '../helpers/jwk.js';
 
 const initArgs = (pw: string) => ['init', '--name', 'Acme', '--dns', 'ca.acme.test,127.0.0.1', '--address', '127.0.0.1:8443', '--password-file', pw];
 
@@ -60,13 +61,44 @@ test('ca init makes a root and intermediate that openssl accepts, with step file
   assert.equal(caJson.federatedRoots, null);
   assert.equal(caJson.address, '127.0.0.1:8443');
   assert.deepEqual(caJson.dnsNames, ['ca.acme.test', '127.0.0.1']);
-  assert.deepEqual(caJson.authority, { provisioners: [] });
+  // The first provisioner, as step ca init makes it: a JWK key named admin, no claims.
+  const [admin, ...others] = caJson.authority.provisioners;
+  assert.deepEqual(others, []);
+  assert.deepEqual(Object.keys(admin), ['type', 'name', 'key', 'encryptedKey']);
+  assert.deepEqual([admin.type, admin.name], ['JWK', 'admin']);
+  assert.deepEqual(Object.keys(admin.key), ['use', 'kty', 'kid', 'crv', 'alg', 'x', 'y']);
+  assert.deepEqual([admin.key.use, admin.key.kty, admin.key.crv, admin.key.alg], ['sig', 'EC', 'P-256', 'ES256']);
+  assert.equal(admin.key.kid, thumbprintByHand(admin.key), 'kid is the RFC 7638 thumbprint');
+  const privateJwk = decryptPbes2ByHand(admin.encryptedKey, 'correct horse');
+  assert.deepEqual({ ...privateJwk, d: undefined }, { ...admin.key, d: undefined }, 'the JWE holds the private half of key');
+  assert.throws(() => decryptPbes2ByHand(admin.encryptedKey, 'nope'), 'and opens with the CA password only');
+  assert.match(res.stderr, new RegExp(`✔ Provisioner: admin \\(JWK\\) \\[kid: ${admin.key.kid}\\]\n`));
+  assert.match(res.stderr, /ca certificate localhost localhost\.crt localhost\.key --provisioner admin --provisioner-password-file FILE/);
   assert.match(await readFile(`${base}/config/ca.json`, 'utf8'), /^{\n\t"root"/, 'tab-indented as step writes it');
 
   const defaults = JSON.parse(await readFile(`${base}/config/defaults.json`, 'utf8'));
   const fp = (await run('openssl', ['x509', '-in', root, '-noout', '-fingerprint', '-sha256'])).stdout.trim().split('=')[1]?.replaceAll(':', '').toLowerCase();
   assert.deepEqual(defaults, { 'ca-url': 'https://ca.acme.test:8443', 'ca-config': `${base}/config/ca.json`, fingerprint: fp, root });
   assert.match(res.stderr, new RegExp(`Root fingerprint: ${fp}`));
+});
+
+test('ca init --provisioner names the first provisioner; --provisioner-password-file gives its key its own password', async (t) => {
+  const d = await testdir({ 'pw.txt': 'ca password\n', 'ops.txt': 'ops password\n' });
+  t.after(d.cleanup);
+  const res = await runCli([...initArgs(d.path('pw.txt')), '--provisioner', 'ops@example.com', '--provisioner-password-file', d.path('ops.txt')], {
+    env: { CA_PATH: d.path('ca') },
+  });
+  assert.equal(res.code, 0, res.stderr);
+  const [ops] = JSON.parse(await readFile(d.path('ca/config/ca.json'), 'utf8')).authority.provisioners;
+  assert.equal(ops.name, 'ops@example.com');
+  assert.equal(decryptPbes2ByHand(ops.encryptedKey, 'ops password').kid, ops.key.kid);
+  assert.throws(() => decryptPbes2ByHand(ops.encryptedKey, 'ca password'));
+  await run('openssl', ['pkey', '-in', d.path('ca/secrets/intermediate_ca_key'), '-passin', 'pass:ca password', '-noout']);
+
+  const empty = await runCli([...initArgs(d.path('pw.txt')), '--provisioner', ''], { env: { CA_PATH: d.path('other') } });
+  assert.equal(empty.code, 2);
+  assert.match(empty.stderr, /invalid value '' for flag '--provisioner'/);
+  assert.equal(existsSync(d.path('other')), false);
 });
 
 test('ca init refuses to replace a CA without --force, and replaces it with', async (t) => {
@@ -113,10 +145,12 @@ test('ca init asks for what is missing on a terminal, and can generate the passw
   const prompter = scriptedPrompter(['Lab', 'localhost, 127.0.0.1', ':9443', '']);
   await initRun({ force: false }, { io, prompter, now: () => new Date(), caPath: d.path('ca') });
   assert.equal(prompter.asked.length, 4);
-  assert.match(io.err(), /The password for your CA keys is: (\S+)/);
-  const password = /The password for your CA keys is: (\S+)/.exec(io.err())?.[1] as string;
+  assert.match(io.err(), /The password for your CA keys and the provisioner key is: (\S+)/);
+  const password = /The password for your CA keys and the provisioner key is: (\S+)/.exec(io.err())?.[1] as string;
   await writeFile(d.path('pw'), password);
   await run('openssl', ['pkey', '-in', d.path('ca/secrets/root_ca_key'), '-passin', `file:${d.path('pw')}`, '-noout']);
+  const [admin] = JSON.parse(await readFile(d.path('ca/config/ca.json'), 'utf8')).authority.provisioners;
+  assert.equal(decryptPbes2ByHand(admin.encryptedKey, password).kid, admin.key.kid, 'the generated password opens the provisioner key too');
   const defaults = JSON.parse(await readFile(d.path('ca/config/defaults.json'), 'utf8'));
   assert.equal(defaults['ca-url'], 'https://localhost:9443');
   assert.deepEqual((await readdir(d.path('ca'))).sort(), ['certs', 'config', 'db', 'secrets']);

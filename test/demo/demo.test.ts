@@ -103,14 +103,13 @@ test('npm run demo -- --headless walks every step, ends with the mTLS greeting a
     /^\[4\/10\] .*: ca provisioner add Demo --type OIDC --client-id ca-cli --client-secret ca-cli-secret --configuration-endpoint http:\/\/127\.0\.0\.1:\d+\/\.well-known\/openid-configuration --admin admins$/,
     /^\[5\/10\] .*: ca serve --password-file \$CA_PATH\/password\.txt/,
     /^\[6\/10\] .*: ca fingerprint \$CA_PATH\/certs\/root_ca\.crt$/,
-    /^\[7\/10\] .*: CA_PATH=\$DEV ca certificate alice@example\.com alice\.crt alice\.key --timeout 5m$/,
+    /^\[7\/10\] .*: CA_PATH=\$DEV ca certificate alice@example\.com alice\.crt alice\.key --provisioner Demo --timeout 5m$/,
     /^\[8\/10\] .*: ca inspect --short alice\.crt$/,
-    /^\[9\/10\] .*--token/,
+    /^\[9\/10\] .*: CA_PATH=\$DEV ca certificate localhost srv\.crt srv\.key --san localhost --san 127\.0\.0\.1 --provisioner admin --provisioner-password-file \$CA_PATH\/password\.txt$/,
     /^\[10\/10\] .*mTLS/,
   ];
   expected.forEach((pattern, i) => assert.match(steps[i] ?? '', pattern));
   assert.match(run.stdout, /\$ CA_PATH=\$DEV ca bootstrap --ca-url https:\/\/127\.0\.0\.1:\d+ --fingerprint [0-9a-f]{64}\n/);
-  assert.match(run.stdout, /\$ CA_PATH=\$DEV ca certificate 127\.0\.0\.1 srv\.crt srv\.key --san 127\.0\.0\.1 --token "\$ID_TOKEN"\n/);
   assert.match(run.stdout, /Test user: alice +password: alice-password/);
   assert.match(run.stdout, /Subject: +user-alice\n +alice@example\.com/, 'ca inspect --short shows the certificate');
   assert.match(run.stdout, /Provisioner: Demo/);

@@ -23,7 +23,7 @@ import { run } from '../helpers/exec.js';
 import { CA_BIN, runCli, type CliResult } from '../helpers/run-cli.js';
 import { selfSigned } from '../helpers/https.js';
 import { testdir } from '../helpers/testdir.js';
-import { createCaHome, hangUp, json, mintToken, startServe, type CaHome, type Serving } from '../server/helpers.js';
+import { createCaHome, hangUp, JWK_PROVISIONER, json, mintToken, startServe, type CaHome, type Serving } from '../server/helpers.js';
 
 const PROVISIONER = 'TestIdP';
 
@@ -95,7 +95,7 @@ async function closedPort(): Promise<number> {
 
 before(async () => {
   idp = await startIdp();
-  home = await createCaHome(idp);
+  home = await createCaHome(idp, { jwk: true });
   // Alice is an admin (she may revoke any certificate); the CA publishes a CRL.
   await home.cli(['provisioner', 'update', PROVISIONER, '--admin', 'alice@example.com', '--x509-min-dur', '5s', '--no-check']);
   const config = JSON.parse(await readFile(home.configPath, 'utf8'));
@@ -144,7 +144,7 @@ describe('ca renew', () => {
     const before = await readFile(crt, 'utf8');
     const res = await ca(['renew', crt, key]);
     assert.equal(res.code, 2);
-    assert.match(res.stderr, /missing the '--force' flag/);
+    assert.equal(res.stderr.split('\n')[0], `ca: ${crt} exists; pass --force to overwrite`);
     assert.equal(await readFile(crt, 'utf8'), before);
   });
 
@@ -303,7 +303,7 @@ describe('ca rekey', () => {
     assert.equal((await leafOf(work.path('kim-rsa.crt'))).publicKey.asymmetricKeyType, 'rsa');
     const kept = await ca(['rekey', crt, key]);
     assert.equal(kept.code, 2);
-    assert.match(kept.stderr, /missing the '--force' flag/);
+    assert.match(kept.stderr, new RegExp(`^ca: ${crt} and ${key} exist; pass --force to overwrite\n`));
   });
 });
 
@@ -346,13 +346,32 @@ describe('ca revoke and the CRL', () => {
   test('by serial, logging in as an admin in the browser (the login ca certificate uses)', async () => {
     const frank = await issue('frank', { notAfter: '1h' });
     const resultFile = work.path('browser-alice.json');
-    const res = ok(await ca(['revoke', frank.serial, '--reasonCode', 'cessationOfOperation'], browserEnv({ user: 'alice', password: 'alice-password', resultFile })));
+    const res = ok(await ca(['revoke', frank.serial, '--reasonCode', 'cessationOfOperation', '--provisioner', PROVISIONER], { ...browserEnv({ user: 'alice', password: 'alice-password', resultFile }), CA_OPEN_BROWSER: '1' }));
     assert.match(res.stderr, /✔ Provisioner: TestIdP \(OIDC\) \[client: ca-cli\]\n/);
     assert.match(res.stderr, /Your default web browser has been opened to visit:/);
     assert.match(res.stderr, new RegExp(`Certificate with Serial Number ${frank.serial} has been revoked\\.\\n$`));
     assert.equal((await readBrowserResult(resultFile)).outcome, 'landed');
     const renew = await ca(['renew', '--force', frank.crt, frank.key]);
     assert.match(renew.stderr, /reason: cessationOfOperation/);
+  });
+
+  test("by serial with a JWK provisioner's key: a revoke token made on the spot, or beforehand with ca token --revoke", async () => {
+    const gus = await issue('gus', { notAfter: '1h' });
+    const res = ok(await ca(['revoke', gus.serial, '--provisioner', JWK_PROVISIONER, '--password-file', home.passwordFile, '--reasonCode', 'superseded']));
+    assert.match(res.stderr, new RegExp(`^✔ Provisioner: ${JWK_PROVISIONER} \\(JWK\\) \\[kid: [\\w-]+\\]\\n✔ CA: ${caUrl}\\nCertificate with Serial Number ${gus.serial} has been revoked\\.\\n$`));
+    // No terminal and two provisioners: ca names what to pass instead of asking.
+    const hal = await issue('hal', { notAfter: '1h' });
+    const ask = await ca(['revoke', hal.serial]);
+    assert.equal(ask.code, 2);
+    assert.match(ask.stderr, /pass --provisioner NAME/);
+    // A token made beforehand is bound to its serial: the CLI checks it before sending, the CA too.
+    const token = ok(await ca(['token', '--revoke', hal.serial, '--provisioner', JWK_PROVISIONER, '--password-file', home.passwordFile])).stdout.trim();
+    const wrong = await ca(['revoke', gus.serial, '--token', token]);
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.stderr, new RegExp(`token subject '${hal.serial}' and serial number '${gus.serial}' do not match`));
+    ok(await ca(['revoke', hal.serial, '--token', token]));
+    const reused = await ca(['revoke', hal.serial, '--token', token]);
+    assert.equal(reused.code, 1);
   });
 
   test('an unknown serial, a certificate of another CA, a serial that is not the certificate: clear errors', async () => {

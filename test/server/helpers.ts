@@ -16,6 +16,8 @@ import { testdir } from '../helpers/testdir.js';
 export const PASSWORD = 'server-test-password';
 export const PROVISIONER = 'TestIdP';
 export const CLIENT_ID = 'ca-cli';
+/** The JWK provisioner `ca init` makes; its key opens with PASSWORD. */
+export const JWK_PROVISIONER = 'admin';
 
 export interface CaHome {
   dir: string;
@@ -31,8 +33,12 @@ export interface CaHome {
   cleanup(): Promise<void>;
 }
 
-/** `ca init` on 127.0.0.1:0 and an OIDC provisioner for the IdP's `ca-cli` client. */
-export async function createCaHome(idp: TestIdp, opts: { address?: string; dnsNames?: string[] } = {}): Promise<CaHome> {
+/**
+ * `ca init` on 127.0.0.1:0 and an OIDC provisioner for the IdP's `ca-cli` client. The JWK
+ * provisioner `ca init` makes (JWK_PROVISIONER, password PASSWORD) is kept with `jwk: true`, and
+ * removed otherwise, so a test that is about OIDC sees that provisioner alone.
+ */
+export async function createCaHome(idp: TestIdp, opts: { address?: string; dnsNames?: string[]; jwk?: boolean } = {}): Promise<CaHome> {
   const d = await testdir({ 'pw.txt': `${PASSWORD}\n` });
   const caPath = d.path('ca');
   const env = { CA_PATH: caPath };
@@ -43,6 +49,7 @@ export async function createCaHome(idp: TestIdp, opts: { address?: string; dnsNa
   };
   const dns = (opts.dnsNames ?? ['localhost', '127.0.0.1']).flatMap((name) => ['--dns', name]);
   await cli(['init', '--name', 'Server Test', ...dns, '--address', opts.address ?? '127.0.0.1:0', '--password-file', d.path('pw.txt')]);
+  if (!opts.jwk) await cli(['provisioner', 'remove', JWK_PROVISIONER]);
   await cli(['provisioner', 'add', PROVISIONER, '--client-id', CLIENT_ID, '--client-secret', 'ca-cli-secret', '--configuration-endpoint', idp.discoveryUrl]);
   const rootFile = `${caPath}/certs/root_ca.crt`;
   return {

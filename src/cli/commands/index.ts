@@ -26,6 +26,7 @@ const TOOLS = 'Tools:';
 export const commandTable: CommandEntry[] = [
   { name: 'certificate', group: USE, load: () => import('./certificate.js') },
   { name: 'bootstrap', group: USE, load: () => import('./bootstrap.js') },
+  { name: 'token', group: USE, load: () => import('./token.js') },
   { name: 'renew', group: LIFECYCLE, load: () => import('./renew.js') },
   { name: 'rekey', group: LIFECYCLE, load: () => import('./rekey.js') },
   { name: 'revoke', group: LIFECYCLE, load: () => import('./revoke.js') },

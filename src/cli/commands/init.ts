@@ -13,12 +13,22 @@ import { writeFileAtomic } from '../../config/atomic.js';
 import { createCaPair } from '../../pki/ca.js';
 import { encryptPrivateKey } from '../../pki/keys.js';
 import { fingerprint } from '../../pki/fingerprint.js';
+import { encryptJwk, generateProvisionerKey } from '../../pki/jwk.js';
+import { newJwkProvisioner, type JwkProvisionerJson } from '../../config/jwk.js';
+import { provisionerLabel } from '../../client/provisioners.js';
+
+/** step's default name for the first provisioner when none is given. */
+export const DEFAULT_PROVISIONER = 'admin';
 
 export interface InitOptions {
   name?: string;
   dns?: string[];
   address?: string;
   passwordFile?: string;
+  /** The first provisioner, a JWK one as `step ca init` makes (default `admin`). */
+  provisioner?: string;
+  /** Its key's password; default the CA password. */
+  provisionerPasswordFile?: string;
   force: boolean;
 }
 
@@ -76,7 +86,13 @@ async function gather(opts: InitOptions, ctx: InitCtx): Promise<{ name: string; 
   return { name, dns, address, password: randomBytes(24).toString('base64url'), generated: true };
 }
 
-function caConfigFor(layout: CaLayout, dns: string[], address: string): CaConfigJson {
+/** The first provisioner: a new P-256 key, its private half encrypted with `password`. */
+async function firstProvisioner(name: string, password: string): Promise<JwkProvisionerJson> {
+  const { publicJwk, privateJwk } = await generateProvisionerKey();
+  return newJwkProvisioner(name, publicJwk, await encryptJwk(privateJwk, password));
+}
+
+function caConfigFor(layout: CaLayout, dns: string[], address: string, provisioner: JwkProvisionerJson): CaConfigJson {
   return {
     root: layout.rootCert,
     federatedRoots: null,
@@ -87,7 +103,7 @@ function caConfigFor(layout: CaLayout, dns: string[], address: string): CaConfig
     dnsNames: dns,
     logger: { format: 'text' },
     db: { type: 'sqlite', dataSource: layout.dbDir },
-    authority: { provisioners: [] },
+    authority: { provisioners: [provisioner] },
     tls: DEFAULT_TLS,
   };
 }
@@ -99,19 +115,23 @@ export async function initRun(opts: InitOptions, ctx: InitCtx): Promise<void> {
       hint: 'pass --force to replace it (its keys are lost), or set $CA_PATH to another directory',
     });
   }
+  const provisionerName = opts.provisioner ?? DEFAULT_PROVISIONER;
+  if (!provisionerName.trim()) throw new UsageError(`invalid value '' for flag '--provisioner': cannot be empty`);
   const answers = await gather(opts, ctx);
+  const provisionerPassword = opts.provisionerPasswordFile ? await readPasswordFile(opts.provisionerPasswordFile) : answers.password;
 
   // Make everything in memory first: a failure here leaves the disk untouched.
   const { root, intermediate } = await createCaPair(answers.name, ctx.now());
   status(ctx.io, 'Generating root certificate... done!');
   status(ctx.io, 'Generating intermediate certificate... done!');
   const rootFingerprint = fingerprint(new Uint8Array(root.cert.rawData));
+  const provisioner = await firstProvisioner(provisionerName, provisionerPassword);
   const files: [string, string][] = [
     [layout.rootCert, root.cert.toString('pem') + '\n'],
     [layout.rootKey, encryptPrivateKey(root.keyPkcs8, answers.password)],
     [layout.intermediateCert, intermediate.cert.toString('pem') + '\n'],
     [layout.intermediateKey, encryptPrivateKey(intermediate.keyPkcs8, answers.password)],
-    [layout.caConfig, serializeCaConfig(caConfigFor(layout, answers.dns, answers.address))],
+    [layout.caConfig, serializeCaConfig(caConfigFor(layout, answers.dns, answers.address, provisioner))],
     [
       layout.defaults,
       `${JSON.stringify(
@@ -137,28 +157,33 @@ export async function initRun(opts: InitOptions, ctx: InitCtx): Promise<void> {
   success(ctx.io, 'Database folder', layout.dbDir);
   success(ctx.io, 'Default configuration', layout.defaults);
   success(ctx.io, 'Certificate Authority configuration', layout.caConfig);
+  success(ctx.io, 'Provisioner', provisionerLabel(provisioner));
   if (answers.generated) {
     status(ctx.io);
-    status(ctx.io, `The password for your CA keys is: ${answers.password}`);
+    status(ctx.io, `The password for your CA keys${opts.provisionerPasswordFile ? '' : ' and the provisioner key'} is: ${answers.password}`);
     status(ctx.io, 'Keep it safe: ca serve needs it (--password-file) to open the intermediate key.');
   }
   status(ctx.io);
-  status(ctx.io, 'Your PKI is ready to go. Next, add an OIDC provisioner and start the CA:');
+  status(ctx.io, 'Your PKI is ready to go. Next, start the CA, and get certificates for services with the provisioner key:');
+  status(ctx.io, '  ca serve --password-file FILE');
+  status(ctx.io, `  ca certificate localhost localhost.crt localhost.key --provisioner ${provisionerName} --provisioner-password-file FILE`);
+  status(ctx.io, 'To let people in with their single sign-on, add an OIDC provisioner:');
   status(ctx.io, '  ca provisioner add Google --type OIDC --client-id ID --client-secret SECRET \\');
   status(ctx.io, '      --configuration-endpoint https://accounts.google.com/.well-known/openid-configuration');
-  status(ctx.io, '  ca serve --password-file FILE');
 }
 
 export function create(ctx: Ctx, run = initRun): Command {
   return new Command('init')
     .summary('create a new certificate authority: a root, an intermediate and ca.json')
     .description(
-      `Create a new certificate authority in $CA_PATH (default ~/.ca), as 'step ca init' does: an ECDSA P-256 root and intermediate CA valid for 10 years, their keys encrypted with your password, config/ca.json and config/defaults.json. Flags that are missing are asked for on a terminal; without one, they are required.`,
+      `Create a new certificate authority in $CA_PATH (default ~/.ca), as 'step ca init' does: an ECDSA P-256 root and intermediate CA valid for 10 years, their keys encrypted with your password, config/ca.json and config/defaults.json, and a first provisioner: a JWK key (default name "admin") whose holder can get certificates for any name, e.g. a server's (its private key is stored in ca.json encrypted with --provisioner-password-file, else with the CA password). Flags that are missing are asked for on a terminal; without one, they are required.`,
     )
     .option('--name <name>', 'the name of the new PKI, used in the CA certificates (e.g. "Acme")')
     .option('--dns <name>', 'a DNS name or IP address of the CA (repeatable, or comma-separated)', collectCsv)
     .option('--address <host:port>', 'the address the CA listens on, e.g. :443 or 127.0.0.1:8443')
     .addOption(new Option('--password-file <file>', 'a file holding the password that encrypts the CA keys').env('CA_PASSWORD_FILE'))
+    .option('--provisioner <name>', `the name of the first provisioner, a JWK key (default "${DEFAULT_PROVISIONER}")`)
+    .option('--provisioner-password-file <file>', "a file holding the password that encrypts the provisioner's key (default: the CA password)")
     .option('-f, --force', 'replace an existing CA in $CA_PATH (its keys are lost)', false)
     .addHelpText(
       'after',
@@ -170,10 +195,25 @@ Examples:
   # No questions, for scripts:
   $ ca init --name Acme --dns ca.acme.internal --dns 10.0.0.5 --address :8443 --password-file ./pw.txt
 
+  # The first provisioner named "ops", its key under its own password:
+  $ ca init --name Acme --dns localhost --address :8443 --password-file ./pw.txt \\
+      --provisioner ops --provisioner-password-file ./ops-pw.txt
+
   # A second CA in another directory:
   $ CA_PATH=/srv/ca ca init --name Lab --dns localhost --address 127.0.0.1:9000 --password-file ./pw.txt`,
     )
     .action(async (o: InitOptions) => {
-      await run({ name: o.name, dns: o.dns, address: o.address, passwordFile: o.passwordFile, force: Boolean(o.force) }, ctx);
+      await run(
+        {
+          name: o.name,
+          dns: o.dns,
+          address: o.address,
+          passwordFile: o.passwordFile,
+          provisioner: o.provisioner,
+          provisionerPasswordFile: o.provisionerPasswordFile,
+          force: Boolean(o.force),
+        },
+        ctx,
+      );
     });
 }

@@ -1,14 +1,13 @@
 import { Command, Option } from 'commander';
-import { decodeJwt } from 'jose';
-import { CaError, UsageError } from '../../errors.js';
+import { UsageError } from '../../errors.js';
 import type { Ctx } from '../context.js';
-import { caUrlOption, readPasswordFile, rootOption } from '../flags.js';
+import { caUrlOption, rootOption } from '../flags.js';
 import { status, success } from '../output.js';
 import { envFlag, parseTimeout } from '../env-flags.js';
 import { readCredentials } from '../lifecycle.js';
-import { oidcLogin, provisionerLabel, type CertificateCtx } from './certificate.js';
-import type { RemoteProvisioner } from '../../client/ca-client.js';
-import { mutualTlsClient, resolveCaTarget, type CaTarget } from '../../client/target.js';
+import { obtainToken, type TokenCtx } from '../token-flow.js';
+import { readGivenToken } from '../../client/provisioners.js';
+import { mutualTlsClient, resolveCaTarget } from '../../client/target.js';
 import { parseReasonCode, parseSerial } from '../../pki/revocation.js';
 
 export interface RevokeOptions {
@@ -27,75 +26,22 @@ export interface RevokeOptions {
   root?: string;
 }
 
-/** step's check before sending: a revoke token names the serial it may revoke. */
+/**
+ * step's check before sending: a revoke token names the serial it may revoke. An OIDC admin's ID
+ * token names the admin, so only revoke tokens (audience .../revoke) are compared.
+ */
 function checkTokenSubject(token: string, serial: string): void {
-  let claims: Record<string, unknown>;
-  try {
-    claims = decodeJwt(token);
-  } catch {
-    throw new UsageError("the '--token' flag is not a JWT", { hint: "make a revoke token with 'ca token --revoke SERIAL', or pass none to log in" });
-  }
+  const { claims } = readGivenToken(token);
   const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
   const isRevokeToken = audiences.some((a) => typeof a === 'string' && /\/revoke$/.test(a));
-  // An OIDC admin's ID token names the admin, not the serial: only revoke tokens are compared.
   if (isRevokeToken && typeof claims.sub === 'string' && claims.sub !== serial) {
-    throw new UsageError(`token subject '${claims.sub}' and serial number '${serial}' do not match`);
-  }
-}
-
-/**
- * A revoke token made here for a JWK provisioner. TODO(issue 9, tokens): call the JWK token
- * function from main once it lands; until then the token comes from --token.
- */
-async function jwkRevokeToken(provisioner: RemoteProvisioner, serial: string, password: string, target: CaTarget): Promise<string> {
-  void serial;
-  void password;
-  void target;
-  throw new CaError('ERR_PROVISIONER_INVALID', `cannot make a revoke token for the JWK provisioner ${provisioner.name} yet`, {
-    hint: "make one with 'ca token --revoke SERIAL' and pass it with --token",
-  });
-}
-
-/** Who authorizes the revocation when no token was given: a JWK provisioner's key, or an OIDC admin's login. */
-async function revokeToken(target: CaTarget, serial: string, opts: RevokeOptions, ctx: CertificateCtx): Promise<string> {
-  const all = await target.client.provisioners();
-  const usable = all.filter((p) => ['JWK', 'OIDC'].includes(p.type.toUpperCase()));
-  let provisioner: RemoteProvisioner;
-  if (opts.provisioner !== undefined) {
-    const named = all.find((p) => p.name === opts.provisioner);
-    if (!named) throw new UsageError(`invalid value '${opts.provisioner}' for flag '--provisioner'`, { hint: `the CA has: ${all.map((p) => p.name).join(', ')}` });
-    if (!usable.includes(named)) {
-      throw new UsageError(`provisioner ${named.name} is of type ${named.type}; a revocation is authorized by a JWK or OIDC provisioner`, {
-        hint: 'or revoke with the certificate itself: --cert CRT --key KEY',
-      });
-    }
-    provisioner = named;
-  } else if (usable.length === 0) {
-    throw new CaError('ERR_PROVISIONER_NOT_FOUND', 'the CA has no JWK or OIDC provisioner to authorize a revocation', {
-      hint: 'revoke with the certificate itself: --cert CRT --key KEY, or pass a token with --token',
+    throw new UsageError(`token subject '${claims.sub}' and serial number '${serial}' do not match`, {
+      hint: `make a revoke token for ${serial}: ca token --revoke ${serial}`,
     });
-  } else {
-    provisioner =
-      usable.length === 1
-        ? (usable[0] as RemoteProvisioner)
-        : await ctx.prompter.select(
-            'What provisioner key do you want to use?',
-            usable.map((p) => ({ name: provisionerLabel(p), value: p })),
-            { flag: '--provisioner' },
-          );
   }
-  success(ctx.io, 'Provisioner', provisionerLabel(provisioner));
-  if (provisioner.type.toUpperCase() === 'JWK') {
-    const password = opts.passwordFile
-      ? await readPasswordFile(opts.passwordFile)
-      : await ctx.prompter.password(`Please enter the password to decrypt the provisioner key ${provisioner.name}:`, { flag: '--password-file' });
-    return jwkRevokeToken(provisioner, serial, password, target);
-  }
-  // An OIDC login: the CA lets its admins revoke any certificate of this CA.
-  return oidcLogin(provisioner, opts, ctx);
 }
 
-export async function revokeRun(opts: RevokeOptions, ctx: CertificateCtx): Promise<void> {
+export async function revokeRun(opts: RevokeOptions, ctx: TokenCtx & Pick<Ctx, 'caPath'>): Promise<void> {
   const reasonCode = parseReasonCode(opts.reasonCode);
   const byCertificate = opts.cert !== undefined || opts.key !== undefined;
   let serial: string;
@@ -128,7 +74,27 @@ export async function revokeRun(opts: RevokeOptions, ctx: CertificateCtx): Promi
     serial = parseSerial(opts.serial);
     if (opts.token !== undefined) checkTokenSubject(opts.token, serial);
     const target = await resolveCaTarget({ caUrl: opts.caUrl, root: opts.root }, ctx);
-    const token = opts.token ?? (await revokeToken(target, serial, opts, ctx));
+    // A JWK provisioner's revoke token made here, or an OIDC admin's login (the token flow of ca token).
+    const token =
+      opts.token ??
+      (
+        await obtainToken(
+          {
+            purpose: 'revoke',
+            subject: serial,
+            sans: [],
+            provisioner: opts.provisioner,
+            passwordFile: opts.passwordFile,
+            passwordFlag: '--password-file',
+            console: opts.console,
+            listen: opts.listen,
+            timeoutMs: opts.timeoutMs,
+            tokenFlag: '--token',
+          },
+          target,
+          ctx,
+        )
+      ).token;
     success(ctx.io, 'CA', target.caUrl);
     await target.client.revoke({ serial, reasonCode, reason: opts.reason, ott: token });
   }

@@ -1,23 +1,25 @@
 import { Command } from 'commander';
-import { CaError } from '../../../errors.js';
+import { CaError, UsageError } from '../../../errors.js';
 import type { Ctx } from '../../context.js';
 import { caConfigOption, caConfigPath, collect } from '../../flags.js';
 import { editCaConfig, provisionersOf, readCaConfig, type CaConfigJson, type ProvisionerJson } from '../../../config/ca-config.js';
+import { applyJwkChanges, isJwk, validateJwkProvisioner } from '../../../config/jwk.js';
 import {
   applyOidcChanges,
   findProvisioner,
   isOidc,
   validateOidcProvisioner,
   type OidcChanges,
-  type OidcProvisionerJson,
 } from '../../../config/provisioner.js';
 import { checkOidcEndpoint } from '../../../authority/discovery.js';
-import { addOidcFlags, changesFromFlags, type OidcFlagValues } from './oidc-flags.js';
+import { addClaimFlags, addOidcFlags, changesFromFlags, oidcFlagsGiven, type OidcFlagValues } from './flags.js';
 import { printSaved } from './saved.js';
 
 export interface UpdateOptions {
   name: string;
   changes: OidcChanges;
+  /** The OIDC-only flags given: refused for a JWK provisioner. */
+  oidcFlags: string[];
   check: boolean;
   configPath: string;
 }
@@ -25,24 +27,35 @@ export interface UpdateOptions {
 type UpdateCtx = Pick<Ctx, 'io' | 'fetch'>;
 
 /** The provisioner after the change, checked against all the others; throws and changes nothing on error. */
-function updated(config: CaConfigJson, opts: UpdateOptions): { index: number; before: OidcProvisionerJson; after: OidcProvisionerJson } {
+function updated(config: CaConfigJson, opts: UpdateOptions): { index: number; before: ProvisionerJson; after: ProvisionerJson } {
   const list = provisionersOf(config);
   const index = findProvisioner(list, opts.name, opts.configPath);
   const before = list[index] as ProvisionerJson;
-  if (!isOidc(before)) {
-    throw new CaError('ERR_PROVISIONER_INVALID', `provisioner ${opts.name} is of type ${before.type}; ca updates OIDC provisioners only`, {
-      hint: `edit ${opts.configPath} by hand for other types`,
-    });
+  const others = list.filter((_, i) => i !== index);
+  if (isOidc(before)) {
+    const after = applyOidcChanges(before, opts.changes);
+    validateOidcProvisioner(after, others, config.authority?.claims);
+    return { index, before, after };
   }
-  const after = applyOidcChanges(before, opts.changes);
-  validateOidcProvisioner(after, list.filter((_, i) => i !== index), config.authority?.claims);
-  return { index, before, after };
+  if (isJwk(before)) {
+    if (opts.oidcFlags.length > 0) {
+      throw new UsageError(`flag '${opts.oidcFlags[0]}' is not for JWK provisioners: ${opts.name} is one`, {
+        hint: 'a JWK provisioner takes --name and the claims flags (--x509-*-dur, --disable-renewal, --allow-renewal-after-expiry)',
+      });
+    }
+    const after = applyJwkChanges(before, opts.changes);
+    validateJwkProvisioner(after, others, config.authority?.claims);
+    return { index, before, after };
+  }
+  throw new CaError('ERR_PROVISIONER_INVALID', `provisioner ${opts.name} is of type ${before.type}; ca updates OIDC and JWK provisioners only`, {
+    hint: `edit ${opts.configPath} by hand for other types`,
+  });
 }
 
 export async function updateRun(opts: UpdateOptions, ctx: UpdateCtx): Promise<void> {
   const { before, after } = updated(await readCaConfig(opts.configPath), opts);
   const endpointChanged = before.configurationEndpoint !== after.configurationEndpoint || before.tenantID !== after.tenantID;
-  if (opts.check && endpointChanged) await checkOidcEndpoint(after.name, after.configurationEndpoint, { fetch: ctx.fetch });
+  if (opts.check && isOidc(after) && endpointChanged) await checkOidcEndpoint(after.name, after.configurationEndpoint, { fetch: ctx.fetch });
   await editCaConfig(opts.configPath, (config) => {
     const { index, after: fresh } = updated(config, opts); // against the file as it is now, under the lock
     provisionersOf(config)[index] = fresh;
@@ -62,18 +75,18 @@ interface UpdateFlagValues extends OidcFlagValues {
 
 export function create(ctx: Ctx, run = updateRun): Command {
   const cmd = new Command('update')
-    .summary('change an OIDC provisioner in ca.json')
+    .summary('change a JWK or OIDC provisioner in ca.json')
     .description(
-      `Change a provisioner in the CA configuration, as 'step ca provisioner update' does. List flags (--admin, --domain, --group, --scope, --auth-param) add values; their --remove-* twins take values away (removals first, then additions). Other flags replace the value. Unlike step, --remove-group works.`,
+      `Change a provisioner in the CA configuration, as 'step ca provisioner update' does. Every provisioner takes --name and the claims flags (--x509-*-dur, --disable-renewal, --allow-renewal-after-expiry). For OIDC provisioners, list flags (--admin, --domain, --group, --scope, --auth-param) add values; their --remove-* twins take values away (removals first, then additions); other flags replace the value. Unlike step, --remove-group works.`,
     )
     .argument('<name>', 'the name of the provisioner to change')
     .option('--name <new-name>', 'rename the provisioner');
-  addOidcFlags(cmd)
-    .option('--remove-admin <email|group>', 'remove an admin (repeatable)', collect)
-    .option('--remove-domain <domain>', 'remove an allowed domain (repeatable)', collect)
-    .option('--remove-group <group>', 'remove an allowed group (repeatable)', collect)
-    .option('--remove-scope <scope>', 'remove a scope (repeatable)', collect)
-    .option('--remove-auth-param <key=value>', 'remove an authorization parameter (repeatable)', collect)
+  addClaimFlags(addOidcFlags(cmd))
+    .option('--remove-admin <email|group>', 'OIDC: remove an admin (repeatable)', collect)
+    .option('--remove-domain <domain>', 'OIDC: remove an allowed domain (repeatable)', collect)
+    .option('--remove-group <group>', 'OIDC: remove an allowed group (repeatable)', collect)
+    .option('--remove-scope <scope>', 'OIDC: remove a scope (repeatable)', collect)
+    .option('--remove-auth-param <key=value>', 'OIDC: remove an authorization parameter (repeatable)', collect)
     .addOption(caConfigOption())
     .addHelpText(
       'after',
@@ -86,7 +99,10 @@ Examples:
   $ ca provisioner update Google --name Workspace --domain example.org
 
   # Certificates valid for 8 hours unless the user asks otherwise
-  $ ca provisioner update Okta --x509-default-dur 8h`,
+  $ ca provisioner update Okta --x509-default-dur 8h
+
+  # The JWK provisioner 'admin': renewable after expiry, at most 30 days
+  $ ca provisioner update admin --allow-renewal-after-expiry --x509-max-dur 720h`,
     )
     .action(async (name: string, o: UpdateFlagValues) => {
       const changes: OidcChanges = {
@@ -98,7 +114,8 @@ Examples:
         removeScopes: o.removeScope,
         removeAuthParams: o.removeAuthParam,
       };
-      await run({ name, changes, check: o.check, configPath: caConfigPath(ctx, o.caConfig) }, ctx);
+      const oidcFlags = oidcFlagsGiven(o as unknown as Record<string, unknown>);
+      await run({ name, changes, oidcFlags, check: o.check, configPath: caConfigPath(ctx, o.caConfig) }, ctx);
     });
   return cmd;
 }
