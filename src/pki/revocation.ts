@@ -3,8 +3,9 @@
  * serial numbers as people type them (decimal, as step prints them, or hex with 0x).
  */
 import { UsageError } from '../errors.js';
+import { REASON_NAMES } from './crl.js';
 
-/** RFC 5280 5.3.1 CRLReason; 7 is not used. Names as step's CRL inspect prints them. */
+/** RFC 5280 5.3.1 CRLReason (7 is not used), as step's CRL inspect prints them. */
 export const REVOCATION_REASONS: Readonly<Record<number, string>> = {
   0: 'Unspecified',
   1: 'Key Compromise',
@@ -23,7 +24,8 @@ export function reasonName(code: number): string {
   return REVOCATION_REASONS[code] ?? `ReasonCode(${code}): unknown`;
 }
 
-const BY_NAME = new Map(Object.entries(REVOCATION_REASONS).map(([code, name]) => [name.replace(/\s+/g, '').toLowerCase(), Number(code)]));
+/** RFC 5280's names (pki/crl.ts), compared as step does: case and blanks ignored. */
+const BY_NAME = new Map(Object.entries(REASON_NAMES).map(([code, name]) => [name.toLowerCase(), Number(code)]));
 
 /**
  * `--reasonCode`: a number 0-10 (not 7), or a name in any case with or without blanks
@@ -45,7 +47,7 @@ export function parseReasonCode(value: string | undefined): number {
 }
 
 function reasonHint(): string {
-  return `use a number or one of: ${Object.values(REVOCATION_REASONS).map((n) => n.replace(/\s+/g, '')).join(', ')}`;
+  return `use a number or one of: ${Object.values(REASON_NAMES).join(', ')}`;
 }
 
 /** A serial as step takes it (decimal, or hex with 0x), in decimal; a usage error otherwise. */
