@@ -365,10 +365,11 @@ describe('ca revoke and the CRL', () => {
     assert.equal(ask.code, 2);
     assert.match(ask.stderr, /pass --provisioner NAME/);
     // A token made beforehand is bound to its serial: the CLI checks it before sending, the CA too.
-    const token = ok(await ca(['token', '--revoke', hal.serial, '--provisioner', JWK_PROVISIONER, '--password-file', home.passwordFile])).stdout.trim();
+    const halHex = `0x${BigInt(hal.serial).toString(16)}`;
+    const token = ok(await ca(['token', '--revoke', halHex, '--provisioner', JWK_PROVISIONER, '--password-file', home.passwordFile])).stdout.trim();
     const wrong = await ca(['revoke', gus.serial, '--token', token]);
     assert.equal(wrong.code, 2);
-    assert.match(wrong.stderr, new RegExp(`token subject '${hal.serial}' and serial number '${gus.serial}' do not match`));
+    assert.match(wrong.stderr, new RegExp(`token subject '${halHex}' and serial number '${gus.serial}' do not match`));
     ok(await ca(['revoke', hal.serial, '--token', token]));
     const reused = await ca(['revoke', hal.serial, '--token', token]);
     assert.equal(reused.code, 1);

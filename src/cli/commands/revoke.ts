@@ -26,6 +26,15 @@ export interface RevokeOptions {
   root?: string;
 }
 
+/** Whether a token's subject names `serial`, decimal or 0x hex alike. */
+function sameSerial(subject: string, serial: string): boolean {
+  try {
+    return parseSerial(subject) === serial;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * step's check before sending: a revoke token names the serial it may revoke. An OIDC admin's ID
  * token names the admin, so only revoke tokens (audience .../revoke) are compared.
@@ -34,7 +43,7 @@ function checkTokenSubject(token: string, serial: string): void {
   const { claims } = readGivenToken(token);
   const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
   const isRevokeToken = audiences.some((a) => typeof a === 'string' && /\/revoke$/.test(a));
-  if (isRevokeToken && typeof claims.sub === 'string' && claims.sub !== serial) {
+  if (isRevokeToken && typeof claims.sub === 'string' && !sameSerial(claims.sub, serial)) {
     throw new UsageError(`token subject '${claims.sub}' and serial number '${serial}' do not match`, {
       hint: `make a revoke token for ${serial}: ca token --revoke ${serial}`,
     });
@@ -132,7 +141,7 @@ Examples:
   $ ca revoke 308893286343609293989051180431574390766 --reason "laptop stolen" --reasonCode 1
 
   # With a token made beforehand (in a script)
-  $ ca revoke 0x3a4f... --token "$(ca token --revoke 0x3a4f... --provisioner admin --password-file pw)"
+  $ ca revoke 0x3a4f... --token "$(ca token --revoke 0x3a4f... --provisioner admin --password-file pw.txt)"
 
   # With a JWK provisioner's key
   $ ca revoke 308893286343609293989051180431574390766 --provisioner admin --password-file pw.txt`,
