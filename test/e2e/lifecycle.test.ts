@@ -19,6 +19,8 @@ import { testIO } from '../../src/cli/io.js';
 import { scriptedPrompter } from '../../src/cli/prompter.js';
 import { CaError } from '../../src/errors.js';
 import { browserEnv, readBrowserResult } from '../fixtures/browser/env.js';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../fixtures/browser/login.js';
+import { chromium } from 'playwright-core';
 import { run } from '../helpers/exec.js';
 import { CA_BIN, runCli, type CliResult } from '../helpers/run-cli.js';
 import { selfSigned } from '../helpers/https.js';
@@ -121,6 +123,21 @@ describe('the CA asks for client certificates without changing anything for clie
     assert.match(hello.stdout, /Acceptable client certificate CA names\n(.*\n)*.*CN ?= ?Server Test Root CA/);
     assert.match(hello.stdout, /Verify return code: 0 \(ok\)/);
     await issue('plain', { notAfter: '1h' });
+  });
+
+  test('Chromium, asked for a certificate it does not have, loads the CA as before', async () => {
+    const server = await chromium.launchServer({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true, timeout: 20_000 });
+    try {
+      const browser = await chromium.connect(server.wsEndpoint(), { timeout: 20_000 });
+      const context = await browser.newContext({ ignoreHTTPSErrors: true });
+      const page = await context.newPage();
+      const res = await page.goto(`${caUrl}/health`, { timeout: 20_000 });
+      assert.equal(res?.status(), 200);
+      assert.equal(JSON.parse(await page.innerText('body')).status, 'ok');
+      await browser.close();
+    } finally {
+      await server.close();
+    }
   });
 
   test("without one: step-ca's 400s for renew and rekey, and revoke wants a token or a certificate", async () => {
