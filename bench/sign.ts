@@ -9,15 +9,25 @@
  * (worker_threads). A /sign costs one ECDSA sign, one ECDSA verify (the CSR) and one token
  * verify, plus TLS, HTTP, certificate encoding and two database writes.
  *
+ * `npm run bench -- --replicas`: 1, 2 and 3 `ca serve` replicas from one CA home on one throwaway
+ * PostgreSQL (test/fixtures/postgres.ts), BENCH_REPLICA_WORKERS workers each (default 1), the
+ * load round-robin over them at BENCH_IN_FLIGHT requests in flight (default 16); per level sign/s,
+ * p50/p99, and CPU per request: the replicas' own user+system CPU (every process of each, from
+ * /proc) divided by the requests, and the same for PostgreSQL. On one machine the replicas share
+ * its cores, so this shows what a replica costs, not what separate hosts would add up to.
+ *
  * A benchmark, not a test: it asserts nothing about speed. Bounded: BENCH_REQUESTS requests per
  * level (default 2000), and everything is stopped after BENCH_DEADLINE_S seconds (default 600).
  */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'node:https';
 import { Worker } from 'node:worker_threads';
 import { startIdp, type TestIdp } from '../test/fixtures/idp.js';
-import { createCaHome, makeCsr, mintToken, signJson, startServe, type CaHome, type Serving } from '../test/server/helpers.js';
+import { processTree, startPostgres, type TestPostgres } from '../test/fixtures/postgres.js';
+import { createCaHome, makeCsr, mintToken, setDatabase, signJson, startServe, type CaHome, type Serving } from '../test/server/helpers.js';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000);
 const LEVELS = [1, 16, 64];
@@ -93,9 +103,9 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 }
 
-/** Send every body with `concurrency` requests in flight; latencies per request. */
-async function runLevel(port: number, rootPem: string, bodies: string[], concurrency: number): Promise<LevelResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency, ca: rootPem });
+/** Send every body with `concurrency` requests in flight, round-robin over `ports`; latencies per request. */
+async function runLevel(ports: number[], rootPem: string, bodies: string[], concurrency: number): Promise<LevelResult> {
+  const agents = ports.map(() => new Agent({ keepAlive: true, maxSockets: concurrency, ca: rootPem }));
   const latencies = new Float64Array(bodies.length);
   let next = 0;
   let failures = 0;
@@ -104,7 +114,7 @@ async function runLevel(port: number, rootPem: string, bodies: string[], concurr
     for (let i = next++; i < bodies.length; i = next++) {
       const started = performance.now();
       try {
-        const res = await post(agent, port, bodies[i] as string);
+        const res = await post(agents[i % ports.length] as Agent, ports[i % ports.length] as number, bodies[i] as string);
         if (res.status !== 201) {
           failures += 1;
           firstFailure ??= `${res.status} ${res.text.trim()}`;
@@ -121,7 +131,7 @@ async function runLevel(port: number, rootPem: string, bodies: string[], concurr
   await Promise.all(Array.from({ length: concurrency }, loop));
   const cpu = process.cpuUsage(cpuBefore);
   const seconds = (performance.now() - started) / 1000;
-  agent.destroy();
+  agents.forEach((a) => a.destroy());
   latencies.sort();
   return { concurrency, requests: bodies.length, signPerSecond: bodies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), failures, firstFailure, loadCpuPercent: (100 * (cpu.user + cpu.system)) / 1e6 / seconds };
 }
@@ -157,6 +167,108 @@ function report(results: LevelResult[], oneCore: number, allCores: number, cores
   console.log('(the load generator runs on the same machine: its CPU is taken from the CA)');
 }
 
+// ---- replicas mode -------------------------------------------------------------------------
+
+const REPLICA_COUNTS = [1, 2, 3];
+const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 16);
+const REPLICA_WORKERS = Number(process.env.BENCH_REPLICA_WORKERS ?? 1);
+
+/** Clock ticks per second of /proc's CPU times. */
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** user+system CPU seconds of `pid` and every process below it, now (Linux /proc; NaN elsewhere). */
+function treeCpuSeconds(pid: number): number {
+  try {
+    return (
+      processTree(pid).reduce((sum, p) => {
+        try {
+          // The command may hold spaces and parentheses: fields count from the last ')'.
+          const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+          const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+          return sum + Number(f[11]) + Number(f[12]);
+        } catch {
+          return sum; // gone meanwhile
+        }
+      }, 0) / CLOCK_TICKS
+    );
+  } catch {
+    return NaN;
+  }
+}
+
+interface ReplicaResult extends LevelResult {
+  replicas: number;
+  /** The replicas' CPU (ms) per request. */
+  serverCpuMs: number;
+  /** PostgreSQL's CPU (ms) per request. */
+  dbCpuMs: number;
+}
+
+async function replicasMain(): Promise<void> {
+  const cores = availableParallelism();
+  let idp: TestIdp | undefined;
+  let pgt: TestPostgres | undefined;
+  let home: CaHome | undefined;
+  let replicas: Serving[] = [];
+  const deadline = setTimeout(() => {
+    console.error(`bench: still running after ${DEADLINE_MS / 1000} s; stopping everything`);
+    replicas.forEach((r) => r.child.kill('SIGKILL'));
+    void pgt?.close().finally(() => process.exit(1));
+  }, DEADLINE_MS);
+  deadline.unref();
+  try {
+    console.log('starting the IdP, PostgreSQL and a CA home on it (ca init, ca provisioner add) ...');
+    [idp, pgt] = await Promise.all([startIdp(), startPostgres()]);
+    home = await createCaHome(idp);
+    await setDatabase(home, { type: 'postgresql', dataSource: pgt.url(), database: await pgt.createDatabase() });
+    const csrs = await Promise.all(Array.from({ length: CSR_POOL }, () => makeCsr()));
+    const results: ReplicaResult[] = [];
+    for (const n of REPLICA_COUNTS) {
+      const started = await Promise.all(Array.from({ length: n }, () => startServe(home as CaHome, { workers: REPLICA_WORKERS, captureStdout: false })));
+      replicas = started;
+      const ports = replicas.map((r) => r.port);
+      process.stdout.write(`${n} replica${n > 1 ? 's' : ''} (ports ${ports.join(', ')}): minting tokens ... `);
+      const warmup = await mintBodies(idp, csrs, WARMUP);
+      const measured = await mintBodies(idp, csrs, REQUESTS);
+      process.stdout.write(`warming up, then ${REQUESTS} requests at ${IN_FLIGHT} in flight ... `);
+      await runLevel(ports, home.rootPem, warmup, IN_FLIGHT);
+      const cpu = (): { server: number; db: number } => ({ server: replicas.reduce((sum, r) => sum + treeCpuSeconds(r.child.pid as number), 0), db: treeCpuSeconds((pgt as TestPostgres).pid()) });
+      const before = cpu();
+      const result = await runLevel(ports, home.rootPem, measured, IN_FLIGHT);
+      const spent = cpu();
+      results.push({ ...result, replicas: n, serverCpuMs: ((spent.server - before.server) * 1000) / REQUESTS, dbCpuMs: ((spent.db - before.db) * 1000) / REQUESTS });
+      console.log(`${fmt(result.signPerSecond)} sign/s`);
+      await Promise.all(replicas.map((r) => r.stop('SIGTERM')));
+      replicas = [];
+    }
+    console.log('');
+    console.log(`machine: ${cores} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}; each replica a ca serve with ${REPLICA_WORKERS} worker(s); one PostgreSQL; ${IN_FLIGHT} in flight, round-robin`);
+    console.log('');
+    console.log(`${pad('replicas', 8)} ${pad('requests', 8)} ${pad('sign/s', 8)} ${pad('p50 ms', 8)} ${pad('p99 ms', 8)} ${pad('failed', 6)} ${pad('server CPU/req', 14)} ${pad('db CPU/req', 10)} ${pad('load gen CPU', 12)}`);
+    for (const r of results) {
+      console.log(
+        `${pad(String(r.replicas), 8)} ${pad(String(r.requests), 8)} ${pad(fmt(r.signPerSecond), 8)} ${pad(fmt(r.p50, 2), 8)} ${pad(fmt(r.p99, 2), 8)} ${pad(String(r.failures), 6)} ${pad(`${fmt(r.serverCpuMs, 2)} ms`, 14)} ${pad(`${fmt(r.dbCpuMs, 2)} ms`, 10)} ${pad(`${fmt(r.loadCpuPercent)}% of a core`, 12)}`,
+      );
+      if (r.firstFailure) console.log(`          first failure: ${r.firstFailure.slice(0, 300)}`);
+    }
+    console.log('');
+    console.log('(server CPU/req: the replicas\' own user+system CPU divided by the requests; db CPU/req: PostgreSQL\'s.');
+    console.log(' Everything, the load generator too, shares this machine\'s cores: more replicas here cannot add cores.)');
+  } finally {
+    await Promise.all(replicas.map((r) => r.stop('SIGTERM')));
+    await idp?.close();
+    await pgt?.close();
+    await home?.cleanup();
+    clearTimeout(deadline);
+  }
+}
+
 // ---- main ----------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
@@ -189,8 +301,8 @@ async function main(): Promise<void> {
     for (const [i, concurrency] of LEVELS.entries()) {
       const batch = batches[i] as { warmup: string[]; measured: string[] };
       process.stdout.write(`${concurrency} in flight: warming up, then ${REQUESTS} requests ... `);
-      await runLevel(serving.port, home.rootPem, batch.warmup, concurrency);
-      const result = await runLevel(serving.port, home.rootPem, batch.measured, concurrency);
+      await runLevel([serving.port], home.rootPem, batch.warmup, concurrency);
+      const result = await runLevel([serving.port], home.rootPem, batch.measured, concurrency);
       console.log(`${fmt(result.signPerSecond)} sign/s`);
       results.push(result);
     }
@@ -203,4 +315,5 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+if (process.argv.includes('--replicas')) await replicasMain();
+else await main();

@@ -32,6 +32,8 @@ export type ErrorCode =
   // network and identity providers
   | 'ERR_DISCOVERY'
   | 'ERR_NETWORK'
+  // the store's database (PostgreSQL)
+  | 'ERR_DATABASE'
   // logging in at an identity provider (the CLI side of OIDC)
   | 'ERR_LOGIN_FAILED'
   | 'ERR_LOGIN_DENIED'

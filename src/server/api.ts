@@ -49,7 +49,7 @@ const PEM_TYPE = 'application/x-pem-file';
 const ok = (body: string, status = 200, contentType = JSON_TYPE): ApiResponse => ({ status, body, contentType });
 
 const ROUTES: ReadonlyMap<string, Methods> = new Map<string, Methods>([
-  ['/health', { GET: (r) => ok(r.generation.published.health) }],
+  ['/health', { GET: health }],
   ['/version', { GET: (r) => ok(r.generation.published.version) }],
   ['/roots', { GET: (r) => ok(r.generation.published.roots, 201) }],
   ['/roots.pem', { GET: (r) => ok(r.generation.published.rootsPem, 200, PEM_TYPE) }],
@@ -89,6 +89,12 @@ export function route(method: string, path: string): Handler {
 /** `/1.0/x` is `/x`. */
 export function stripVersionPrefix(path: string): string {
   return path.startsWith('/1.0/') ? path.slice(4) : path;
+}
+
+/** Up means able to sign: the database must answer too (a 503 saying so when it does not). */
+async function health(req: ApiRequest): Promise<ApiResponse> {
+  await req.generation.store.ping();
+  return ok(req.generation.published.health);
 }
 
 function root(req: ApiRequest): ApiResponse {
@@ -163,10 +169,7 @@ function optionalString(body: Record<string, unknown>, field: string): string | 
 
 /** The body checks step-ca makes before asking the authority: an object, a csr, an ott. */
 export function signRequestFrom(body: unknown): SignRequest {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw badRequest('error reading request body: expected a JSON object');
-  }
-  const fields = body as Record<string, unknown>;
+  const fields = bodyObject(body);
   const csr = optionalString(fields, 'csr');
   if (!csr) throw badRequest('missing csr');
   const ott = optionalString(fields, 'ott');

@@ -6,6 +6,7 @@
  */
 import type { Authority } from '../authority/types.js';
 import type { CaConfigJson } from '../config/ca-config.js';
+import type { Store } from '../store/types.js';
 import type { TlsSettings } from './tls.js';
 
 /** Response bodies that only change on reload. */
@@ -55,6 +56,8 @@ export class Generation {
     readonly config: CaConfigJson,
     readonly tls: TlsSettings,
     readonly published: Published,
+    /** The store the authority writes to; /health asks it whether the database answers. */
+    readonly store: Pick<Store, 'ping'>,
   ) {}
 
   /** A request starts using this authority; pair with leave(). */

@@ -96,7 +96,7 @@ async function build(config: CaConfigJson, store: Store, opts: InstanceOptions):
   try {
     const credentials = await authority.issueServerCertificate();
     const secure = secureContextOptions(tls, credentials, clientCasOf(authority));
-    return { generation: new Generation(authority, config, tls, publish(authority, opts.version)), secure, notAfter: credentials.notAfter };
+    return { generation: new Generation(authority, config, tls, publish(authority, opts.version), store), secure, notAfter: credentials.notAfter };
   } catch (err) {
     authority.close();
     throw err;
@@ -128,7 +128,7 @@ function listen(server: Server, host: string | undefined, port: number): Promise
 export async function startInstance(opts: InstanceOptions): Promise<Instance> {
   const { log } = opts;
   const address = parseListenAddress(opts.config.address, opts.configPath);
-  const store = await openStore(opts.config, opts.caPath);
+  const store = await openStore(opts.config, opts.caPath, { log });
   let first: Built;
   try {
     first = await build(opts.config, store, opts);

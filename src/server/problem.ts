@@ -15,7 +15,11 @@ export const GENERIC_MESSAGES: Readonly<Record<number, string>> = {
   404: `The requested resource could not be found. ${SEE_LOGS}`,
   405: `The request method is not allowed for this resource. ${SEE_LOGS}`,
   500: `The certificate authority encountered an Internal Server Error. ${SEE_LOGS}`,
+  503: `The certificate authority cannot reach its database right now; please try again shortly. ${SEE_LOGS}`,
 };
+
+/** How long a client should wait before retrying a 503 (s): the pool reconnects by itself. */
+const RETRY_AFTER_S = '1';
 
 /** An HTTP failure ready to send: the status, the client's message, and the log's reason. */
 export class HttpProblem extends Error {
@@ -64,6 +68,8 @@ export function problemFor(err: unknown): HttpProblem {
   if (status === 404) return new HttpProblem(404, `The requested resource could not be found: ${sentence(err.message)}.`, reason);
   if (status === 501) return new HttpProblem(501, `The requested method is not implemented by the certificate authority: ${sentence(err.message)}.`, reason);
   if (status >= 400 && status < 500) return badRequest(err.message, status, reason);
+  // The store's "database unavailable": a clear message and when to retry; the log gets the cause.
+  if (status === 503) return new HttpProblem(503, GENERIC_MESSAGES[503] as string, reason, { 'Retry-After': RETRY_AFTER_S });
   // 5xx and anything odd: the client gets the generic text, the log the cause.
   return new HttpProblem(status >= 500 && status < 600 ? status : 500, GENERIC_MESSAGES[500] as string, reason);
 }

@@ -3,6 +3,7 @@
  * kept for the life of the process. Several server processes do not share it, so a token could be
  * used once per process; configure a `db` for a cluster.
  */
+import { ChangeFeed, changeDetail, checkTopic, REVOCATIONS_TOPIC } from './changes.js';
 import { TOKEN_SWEEP_INTERVAL_MS } from './used-tokens.js';
 import type { IssuedCertificate, Revocation, Store } from './types.js';
 
@@ -13,6 +14,15 @@ export function openMemoryStore(): Store {
   let lastSweep = -Infinity;
   const revocations = new Map<string, Revocation>();
   let crlNumber = 0n;
+  const feed = new ChangeFeed();
+  /** Each topic's change count: the process is the whole world, so watchers hear at once. */
+  const versions = new Map<string, number>();
+
+  function announce(topic: string, detail: string | undefined): void {
+    const version = (versions.get(topic) ?? 0) + 1;
+    versions.set(topic, version);
+    feed.observe({ topic, version, detail: changeDetail(detail) });
+  }
 
   function sweep(nowMs: number): void {
     if (nowMs - lastSweep < TOKEN_SWEEP_INTERVAL_MS) return;
@@ -59,6 +69,7 @@ export function openMemoryStore(): Store {
         usedTokens.set(token.id, token.expiresAt.getTime());
       }
       revocations.set(revocation.serial, { ...revocation });
+      announce(REVOCATIONS_TOPIC, revocation.serial);
       return { result: 'revoked' };
     },
     async getRevocation(serial) {
@@ -80,6 +91,19 @@ export function openMemoryStore(): Store {
     async nextCrlNumber() {
       crlNumber += 1n;
       return crlNumber;
+    },
+    async watch(topic, onChange) {
+      checkTopic(topic);
+      const watch = feed.add(topic, onChange);
+      watch.arm(versions.get(topic) ?? 0);
+      return watch.stop;
+    },
+    async notify(topic, detail) {
+      checkTopic(topic);
+      announce(topic, detail);
+    },
+    async ping() {
+      // Always there.
     },
     async close() {
       // Nothing to release; the maps go with the process.

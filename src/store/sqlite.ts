@@ -7,12 +7,17 @@
  * Writes arriving in the same turn of the event loop share one transaction (group commit): a
  * commit costs several times a row, and under load many requests reach the store together. Each
  * caller still learns its own statement's result only after the commit.
+ *
+ * Watchers in other processes learn of changes by a poll that costs almost nothing while nothing
+ * changed (`PRAGMA data_version` moves only when another connection commits).
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { CaError, describe } from '../errors.js';
-import type { IssuedCertificate, Revocation, RevokeResult, Store } from './types.js';
+import { ChangeFeed, changeDetail, checkTopic, REVOCATIONS_TOPIC } from './changes.js';
+import { pendingMigrations, type Migration } from './migrations.js';
+import type { IssuedCertificate, Revocation, RevokeResult, Store, StoreChange } from './types.js';
 import { TOKEN_SWEEP_INTERVAL_MS } from './used-tokens.js';
 
 export const SQLITE_FILE = 'ca.sqlite';
@@ -20,13 +25,15 @@ export const SQLITE_FILE = 'ca.sqlite';
 /** How long a writer waits for another process's write before giving up (ms). */
 const BUSY_TIMEOUT_MS = 5_000;
 
-/**
- * The schema, one step per version: a database at version N gets steps N+1 onward, in one
- * transaction, and `user_version` says where it is. Steps only ever add.
- */
-const MIGRATIONS: readonly string[] = [
-  // 1: issued certificates and used tokens.
-  `
+/** How often watchers look for other processes' changes (ms). */
+export const SQLITE_CHANGE_POLL_MS = 250;
+
+/** The schema, in order; append to add tables (see migrations.ts). `PRAGMA user_version` records where a file stands. */
+export const SQLITE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'certificates and used tokens',
+    sql: `
   CREATE TABLE IF NOT EXISTS certificates (
     serial      TEXT PRIMARY KEY,   -- decimal
     subject     TEXT NOT NULL,
@@ -43,9 +50,13 @@ const MIGRATIONS: readonly string[] = [
     expires_at INTEGER NOT NULL     -- ms since the epoch; the row may go after this
   ) WITHOUT ROWID;
   CREATE INDEX IF NOT EXISTS used_tokens_expires_at ON used_tokens (expires_at);
-  `,
-  // 2: revocations (the id only grows: its maximum tells a CRL it is stale) and the CRL number.
-  `
+`,
+  },
+  {
+    version: 2,
+    // The id only grows: its maximum tells a CRL it is stale.
+    name: 'revocations and the CRL number',
+    sql: `
   CREATE TABLE revocations (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
     serial      TEXT NOT NULL UNIQUE,
@@ -62,11 +73,24 @@ const MIGRATIONS: readonly string[] = [
     number INTEGER NOT NULL
   );
   INSERT INTO crl_state (id, number) VALUES (1, 0);
-  `,
+`,
+  },
+  {
+    version: 3,
+    name: 'change feed',
+    sql: `
+  CREATE TABLE store_changes (
+    topic      TEXT PRIMARY KEY,
+    version    INTEGER NOT NULL,    -- how many changes the topic has had
+    detail     TEXT NOT NULL,       -- a hint about the latest one
+    changed_at INTEGER NOT NULL     -- ms since the epoch
+  ) WITHOUT ROWID;
+`,
+  },
 ];
-const SCHEMA_VERSION = MIGRATIONS.length;
 
-interface CertificateRow {
+/** A row of `certificates` as SQLite keeps it (times in ms since the epoch, sans as JSON). */
+export interface SqliteCertificateRow {
   serial: string;
   subject: string;
   sans: string;
@@ -74,11 +98,14 @@ interface CertificateRow {
   not_before: number;
   not_after: number;
   pem: string;
+  issued_at: number;
 }
 
 export interface SqliteStoreOptions {
   /** Stamp for `issued_at`; the server's clock. Default `() => new Date()`. */
   now?: () => Date;
+  /** How often watchers poll for other processes' changes (ms); default SQLITE_CHANGE_POLL_MS. */
+  changePollMs?: number;
 }
 
 /** Open (creating if needed) the store in `dir`, the `db.dataSource` directory of ca.json. */
@@ -98,22 +125,21 @@ export function openSqliteStore(dir: string, options: SqliteStoreOptions = {}): 
       hint: `check that ${dir} is a writable directory (ca.json "db.dataSource")`,
     });
   }
-  return new SqliteStore(db, path, options.now ?? (() => new Date()));
+  return new SqliteStore(db, path, options.now ?? (() => new Date()), options.changePollMs ?? SQLITE_CHANGE_POLL_MS);
 }
 
 function migrate(db: Database.Database): void {
-  // IMMEDIATE takes the write lock first, so processes starting together create the schema once.
+  // IMMEDIATE takes the write lock first, so processes starting together migrate once.
   db.transaction(() => {
-    const version = db.pragma('user_version', { simple: true }) as number;
-    if (version > SCHEMA_VERSION) {
-      throw new Error(`it was written by a newer version of ca (schema ${version}, this one knows ${SCHEMA_VERSION})`);
-    }
-    for (const step of MIGRATIONS.slice(version)) db.exec(step);
-    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    const current = db.pragma('user_version', { simple: true }) as number;
+    const pending = pendingMigrations(SQLITE_MIGRATIONS, current);
+    for (const m of pending) db.exec(m.sql);
+    if (pending.length > 0) db.pragma(`user_version = ${SQLITE_MIGRATIONS.length}`);
   }).immediate();
 }
 
-interface RevocationRow {
+/** A row of `revocations` as SQLite keeps it (times in ms since the epoch). */
+export interface SqliteRevocationRow {
   serial: string;
   reason_code: number;
   reason: string;
@@ -123,7 +149,7 @@ interface RevocationRow {
   revoked_by: string;
 }
 
-function revocationOf(row: RevocationRow): Revocation {
+function revocationOf(row: SqliteRevocationRow): Revocation {
   return {
     serial: row.serial,
     reasonCode: row.reason_code,
@@ -145,12 +171,12 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 class SqliteStore implements Store {
   private readonly insertCertificate: Database.Statement;
-  private readonly selectCertificate: Database.Statement<[string], CertificateRow>;
+  private readonly selectCertificate: Database.Statement<[string], SqliteCertificateRow>;
   private readonly insertToken: Database.Statement;
   private readonly sweepTokens: Database.Statement;
   private readonly certificateExists: Database.Statement<[string], { one: number }>;
-  private readonly selectRevocation: Database.Statement<[string], RevocationRow>;
-  private readonly selectRevocations: Database.Statement<[number], RevocationRow>;
+  private readonly selectRevocation: Database.Statement<[string], SqliteRevocationRow>;
+  private readonly selectRevocations: Database.Statement<[number], SqliteRevocationRow>;
   private readonly insertRevocation: Database.Statement;
   private readonly selectRevocationsVersion: Database.Statement<[], { version: number | null }>;
   private readonly bumpCrlNumber: Database.Statement<[], { number: number | bigint }>;
@@ -159,11 +185,17 @@ class SqliteStore implements Store {
   private readonly commitPending: () => void;
   /** Token and certificate together; nested in the group commit, so a failure undoes both (a savepoint). */
   private readonly useTokenAndRecord: (tokenId: string, expiresMs: number, nowMs: number, cert: IssuedCertificate) => boolean;
+  private readonly bumpChange: Database.Statement<[string, string, number], { version: number }>;
+  private readonly selectChanges: Database.Statement<[string], StoreChange>;
+  private readonly feed = new ChangeFeed();
+  private pollTimer: NodeJS.Timeout | undefined;
+  private dataVersion = -1;
 
   constructor(
     private readonly db: Database.Database,
     private readonly path: string,
     private readonly now: () => Date,
+    private readonly changePollMs: number,
   ) {
     this.insertCertificate = db.prepare(
       `INSERT INTO certificates (serial, subject, sans, provisioner, not_before, not_after, pem, issued_at)
@@ -185,6 +217,12 @@ class SqliteStore implements Store {
     );
     this.selectRevocationsVersion = db.prepare('SELECT max(id) AS version FROM revocations');
     this.bumpCrlNumber = db.prepare<[], { number: number | bigint }>('UPDATE crl_state SET number = number + 1 WHERE id = 1 RETURNING number').safeIntegers(true);
+    this.bumpChange = db.prepare(
+      `INSERT INTO store_changes (topic, version, detail, changed_at) VALUES (?, 1, ?, ?)
+       ON CONFLICT (topic) DO UPDATE SET version = version + 1, detail = excluded.detail, changed_at = excluded.changed_at
+       RETURNING version`,
+    );
+    this.selectChanges = db.prepare('SELECT topic, version, detail FROM store_changes WHERE topic IN (SELECT value FROM json_each(?))');
     this.useTokenAndRecord = db.transaction((tokenId: string, expiresMs: number, nowMs: number, cert: IssuedCertificate) => {
       if (!this.useTokenRow(tokenId, expiresMs, nowMs)) return false;
       this.insertCertificateRow(cert);
@@ -249,7 +287,8 @@ class SqliteStore implements Store {
     revocation: Revocation,
     opts: { token?: { id: string; expiresAt: Date }; requireKnown: boolean; now: Date },
   ): Promise<RevokeResult> {
-    return this.write<RevokeResult>(() => {
+    let change: StoreChange | undefined;
+    const result = await this.write<RevokeResult>(() => {
       // Every check first, then the writes: a refused revocation leaves its token usable.
       if (opts.requireKnown && !this.certificateExists.get(revocation.serial)) return { result: 'unknown-serial' };
       const existing = this.selectRevocation.get(revocation.serial);
@@ -264,8 +303,12 @@ class SqliteStore implements Store {
         revocation.provisioner,
         revocation.revokedBy,
       );
+      // Watchers in every process hear of it (the other workers by their poll).
+      change = this.recordChange(REVOCATIONS_TOPIC, revocation.serial);
       return { result: 'revoked' };
     });
+    if (change) this.feed.observe(change);
+    return result;
   }
 
   async getRevocation(serial: string): Promise<Revocation | undefined> {
@@ -308,7 +351,65 @@ class SqliteStore implements Store {
     };
   }
 
+  async watch(topic: string, onChange: (change: StoreChange) => void): Promise<() => void> {
+    checkTopic(topic);
+    if (!this.db.open) throw this.failure(new Error('the store is closed'));
+    const watch = this.feed.add(topic, onChange);
+    if (!this.pollTimer) {
+      this.dataVersion = this.db.pragma('data_version', { simple: true }) as number;
+      this.pollTimer = setInterval(() => this.pollChanges(), this.changePollMs);
+      this.pollTimer.unref();
+    }
+    watch.arm(this.readChanges([topic])[0]?.version ?? 0);
+    return watch.stop;
+  }
+
+  async notify(topic: string, detail?: string): Promise<void> {
+    checkTopic(topic);
+    const change = await this.write(() => this.recordChange(topic, detail));
+    // Our own commits do not move data_version: tell this process's watchers now.
+    this.feed.observe(change);
+  }
+
+  /**
+   * Bump a topic's change count; call it inside the transaction that makes the change (a store
+   * method that changes shared state), then hand the result to `this.feed.observe` after commit.
+   */
+  private recordChange(topic: string, detail: string | undefined): StoreChange {
+    const text = changeDetail(detail);
+    const row = this.bumpChange.get(topic, text, this.now().getTime());
+    return { topic, version: Number(row?.version), detail: text };
+  }
+
+  private readChanges(topics: string[]): StoreChange[] {
+    return this.selectChanges.all(JSON.stringify(topics)).map((r) => ({ topic: r.topic, version: Number(r.version), detail: r.detail }));
+  }
+
+  /** Read the watched topics' counts when another connection committed since the last look. */
+  private pollChanges(): void {
+    const topics = this.feed.topics();
+    if (topics.length === 0 || !this.db.open) return;
+    try {
+      const version = this.db.pragma('data_version', { simple: true }) as number;
+      if (version === this.dataVersion) return;
+      this.dataVersion = version;
+      for (const change of this.readChanges(topics)) this.feed.observe(change);
+    } catch {
+      // Busy or closing: the next poll looks again.
+    }
+  }
+
+  async ping(): Promise<void> {
+    try {
+      if (!this.db.open) throw new Error('the store is closed');
+      this.db.prepare('SELECT 1').get();
+    } catch (err) {
+      throw this.failure(err, 503);
+    }
+  }
+
   async close(): Promise<void> {
+    clearInterval(this.pollTimer);
     if (this.pending.length > 0) this.commitPending();
     if (this.db.open) this.db.close();
   }
@@ -322,11 +423,11 @@ class SqliteStore implements Store {
     });
   }
 
-  private failure(err: unknown): CaError {
+  private failure(err: unknown, status?: number): CaError {
     const code = (err as { code?: string }).code ?? '';
     const busy = code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED');
     return new CaError('ERR_INTERNAL', `${busy ? 'the database is busy' : 'cannot write to the database'} ${this.path}: ${describe(err)}`, {
-      status: busy ? 503 : 500,
+      status: status ?? (busy ? 503 : 500),
       cause: err,
     });
   }

@@ -1,6 +1,7 @@
 /**
  * What the CA keeps: every issued certificate, every used token, every revocation and the CRL's
- * number. The embedded implementation is SQLite; without a `db` it lives in memory.
+ * number. Implementations: SQLite (the embedded default), PostgreSQL (shared by several `ca serve`
+ * replicas), memory (no `db`).
  */
 
 export interface IssuedCertificate {
@@ -70,5 +71,29 @@ export interface Store {
   renewCertificate(fromSerial: string, cert: IssuedCertificate): Promise<{ ok: true } | { ok: false; revoked: Revocation }>;
   /** The next CRL number: increasing across every process sharing the store. */
   nextCrlNumber(): Promise<bigint>;
+  /**
+   * Hear about changes to `topic` (e.g. 'revocations', 'provisioners') made through this store or
+   * any other process or replica sharing the database, within about a second. Resolves once
+   * watching: every change committed after that reaches `onChange` at least once (several changes
+   * may arrive as one, and a spurious call is possible), so watch first, then load what you keep.
+   * Returns the function that stops watching.
+   */
+  watch(topic: string, onChange: (change: StoreChange) => void): Promise<() => void>;
+  /**
+   * Announce a change to `topic` to every watcher (in every process). Store methods that change
+   * shared state announce it themselves, in the same transaction; this is for the rest.
+   */
+  notify(topic: string, detail?: string): Promise<void>;
+  /** Resolves when the database answers now; rejects with a CaError (status 503) when it does not. */
+  ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** What a watcher hears: the topic, its change counter, and a hint about the latest change. */
+export interface StoreChange {
+  topic: string;
+  /** Counts the topic's changes; only grows. */
+  version: number;
+  /** A short hint (an id, a name) about the latest change, or ''. Re-read what you keep rather than trust it. */
+  detail: string;
 }

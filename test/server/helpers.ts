@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID, webcrypto } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { Agent, request, type RequestOptions } from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
 import { x509 } from '../../src/pki/crypto.js';
@@ -66,6 +66,13 @@ export async function createCaHome(idp: TestIdp, opts: { address?: string; dnsNa
   };
 }
 
+/** Point the home's ca.json at another database (e.g. PostgreSQL for replicas); returns the ca.json path. */
+export async function setDatabase(home: CaHome, db: Record<string, unknown>, configPath = home.configPath): Promise<string> {
+  const config = JSON.parse(await readFile(home.configPath, 'utf8')) as Record<string, unknown>;
+  await writeFile(configPath, `${JSON.stringify({ ...config, db }, null, '\t')}\n`);
+  return configPath;
+}
+
 export interface Response {
   status: number;
   headers: IncomingHttpHeaders;
@@ -87,7 +94,8 @@ export interface Serving {
   /** Resolves when the process has exited. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   agent: Agent;
-  request(method: string, path: string, opts?: { body?: string | Buffer; headers?: Record<string, string> }): Promise<Response>;
+  /** One request; `timeoutMs` fails it when no answer comes in that long. */
+  request(method: string, path: string, opts?: { body?: string | Buffer; headers?: Record<string, string>; timeoutMs?: number }): Promise<Response>;
   /** Send a signal and wait for the exit. */
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -100,11 +108,13 @@ export interface ServeOptions {
   /** How many sockets the keep-alive agent may open. */
   maxSockets?: number;
   startTimeoutMs?: number;
+  /** More environment for the server (e.g. PGPASSWORD). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Spawn `ca serve` and wait for `Serving HTTPS on <addr> ...`. */
 export async function startServe(home: CaHome, opts: ServeOptions = {}): Promise<Serving> {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: '/nonexistent-home', ...home.env, CA_WORKERS: String(opts.workers ?? 2) };
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: '/nonexistent-home', ...home.env, ...opts.env, CA_WORKERS: String(opts.workers ?? 2) };
   const args = opts.args ?? ['--password-file', home.passwordFile];
   const capture = opts.captureStdout ?? true;
   const child = spawn(process.execPath, [CA_BIN, 'serve', ...args], { env, stdio: ['ignore', capture ? 'pipe' : 'ignore', 'pipe'] });
@@ -169,7 +179,7 @@ export async function startServe(home: CaHome, opts: ServeOptions = {}): Promise
     },
     exited,
     agent,
-    request: (method, path, o = {}) => send({ host: '127.0.0.1', port, method, path, agent, headers: o.headers }, o.body),
+    request: (method, path, o = {}) => send({ host: '127.0.0.1', port, method, path, agent, headers: o.headers, timeout: o.timeoutMs }, o.body),
     async stop(signal = 'SIGTERM') {
       agent.destroy();
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
@@ -195,6 +205,8 @@ export function send(options: RequestOptions, body?: string | Buffer): Promise<R
       res.on('error', reject);
     });
     req.on('error', reject);
+    // options.timeout: no answer (nor any byte) for that long is a failure, not a wait.
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${String(options.timeout)} ms`)));
     req.end(body);
   });
 }

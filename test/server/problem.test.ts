@@ -20,7 +20,11 @@ test('400, 401, 403 and 404 carry the detail with step-ca prefixes; 5xx are gene
   assert.equal(unauthorized.reason, 'token already used (sub "alice")', 'the reason is for the log');
   assert.equal(body(new CaError('ERR_NOT_FOUND', 'no such certificate', { status: 404 })).message, 'The requested resource could not be found: no such certificate.');
   assert.deepEqual(body(new CaError('ERR_INTERNAL', 'database busy', { status: 503 })).status, 503);
-  assert.match(body(new CaError('ERR_INTERNAL', 'database busy', { status: 503 })).message, /^The certificate authority encountered an Internal Server Error\./);
+  const unavailable = problemFor(new CaError('ERR_DATABASE', 'the PostgreSQL database "ca" at db:5432 is unavailable: connect ECONNREFUSED', { status: 503 }));
+  assert.match(unavailable.message, /^The certificate authority cannot reach its database right now; please try again shortly\./, 'a 503 says what is wrong, not where the database is');
+  assert.doesNotMatch(unavailable.message, /db:5432/);
+  assert.equal(unavailable.headers['Retry-After'], '1');
+  assert.match(unavailable.reason, /db:5432 is unavailable/, 'the log gets the cause');
   const bug = problemFor(new TypeError('x is undefined'));
   assert.equal(bug.status, 500);
   assert.match(bug.reason, /internal error: x is undefined/);

@@ -34,6 +34,7 @@ export const commandTable: CommandEntry[] = [
   { name: 'init', group: ADMIN, load: () => import('./init.js') },
   { name: 'provisioner', group: ADMIN, load: () => import('./provisioner/index.js') },
   { name: 'serve', group: ADMIN, load: () => import('./serve.js') },
+  { name: 'db', group: ADMIN, load: () => import('./db/index.js') },
   { name: 'inspect', group: TOOLS, load: () => import('./inspect.js') },
   { name: 'fingerprint', group: TOOLS, load: () => import('./fingerprint.js') },
   { name: 'oauth', group: TOOLS, load: () => import('./oauth.js') },
