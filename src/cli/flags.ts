@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Option } from 'commander';
-import { CaError, describe } from '../errors.js';
+import { CaError, UsageError, describe } from '../errors.js';
 import type { Ctx } from './context.js';
 
 /** Commander's collector for a flag that may be given more than once. */
@@ -42,4 +42,11 @@ export function caUrlOption(): Option {
 }
 export function rootOption(): Option {
   return new Option('--root <file>', "the CA's root certificate to trust (default: $CA_PATH/certs/root_ca.crt)").env('CA_ROOT');
+}
+
+/** `--size BITS` of a new RSA key: a whole number (the range is checked with the key type). */
+export function parseKeySize(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new UsageError(`invalid value '${value}' for flag '--size': expected a number of bits`);
+  return n;
 }

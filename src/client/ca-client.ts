@@ -25,6 +25,20 @@ export interface SignResult {
   certChain?: string[];
 }
 
+/** What to save as the certificate file: the chain the CA sent (leaf first), else leaf + intermediate. */
+export function chainPem(signed: SignResult): string {
+  const chain = signed.certChain?.length ? signed.certChain : [signed.crt, signed.ca];
+  return chain.filter((c) => c.trim() !== '').map((c) => `${c.trim()}\n`).join('');
+}
+
+function parseJson<T>(text: string): T | undefined {
+  try {
+    return text ? (JSON.parse(text) as T) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * What to do about a refusal, by the rule the CA says failed (ca serve names it; step-ca's 401s
  * say only "lacked necessary authorization", and then the CA's log has the reason).
@@ -63,21 +77,24 @@ export class CaClient {
     caUrl: string,
     private readonly fetch: typeof globalThis.fetch,
     private readonly timeoutMs = 30_000,
+    /** Aborts every request of this client (a daemon shutting down). */
+    private readonly signal?: AbortSignal,
   ) {
     this.url = caUrl.replace(/\/+$/, '');
   }
 
-  private async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  /** One request; a non-2xx answer becomes a CaError with the CA's message. */
+  private async exchange(method: 'GET' | 'POST', path: string, body?: unknown, accept = 'application/json'): Promise<{ res: Response; bytes: Uint8Array }> {
     let res: Response;
-    let text: string;
+    let bytes: Uint8Array;
     try {
       res = await this.fetch(`${this.url}${path}`, {
         method,
-        headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+        headers: body === undefined ? { accept } : { accept, 'content-type': 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: this.signal ? AbortSignal.any([AbortSignal.timeout(this.timeoutMs), this.signal]) : AbortSignal.timeout(this.timeoutMs),
       });
-      text = await res.text();
+      bytes = new Uint8Array(await res.arrayBuffer());
     } catch (err) {
       if ((err as Error).name !== 'TimeoutError') throw err;
       throw new CaError('ERR_NETWORK', `the CA at ${this.url} did not answer ${method} ${path.split('?')[0]} within ${this.timeoutMs / 1000} s`, {
@@ -85,14 +102,9 @@ export class CaClient {
         hint: 'check that the CA is running and not overloaded, and HTTPS_PROXY if you are behind a proxy',
       });
     }
-    let parsed: unknown;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      parsed = undefined;
-    }
     if (!res.ok) {
-      const raw = (parsed as { message?: unknown } | undefined)?.message;
+      const text = Buffer.from(bytes).toString('utf8');
+      const raw = parseJson<{ message?: unknown }>(text)?.message;
       // One line: a CA's message may span lines; the user reads it as one sentence.
       const message = (typeof raw === 'string' ? raw : text.trim().slice(0, 200) || res.statusText).replace(/\s+/g, ' ').trim();
       throw new CaError('ERR_CA_RESPONSE', `the CA at ${this.url} answered ${res.status}: ${message}`, {
@@ -100,12 +112,18 @@ export class CaClient {
         hint: refusalHint(res.status, message, res.headers.get('x-request-id')),
       });
     }
+    return { res, bytes };
+  }
+
+  private async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: T }> {
+    const { res, bytes } = await this.exchange(method, path, body);
+    const parsed = parseJson<T>(Buffer.from(bytes).toString('utf8'));
     if (parsed === undefined) {
       throw new CaError('ERR_CA_RESPONSE', `the CA at ${this.url} sent a response that is not JSON for ${path}`, {
         hint: 'check that --ca-url points at the CA and not at another service',
       });
     }
-    return { status: res.status, body: parsed as T };
+    return { status: res.status, body: parsed };
   }
 
   async health(): Promise<string> {
@@ -148,8 +166,33 @@ export class CaClient {
 
   async sign(req: { csr: string; ott: string; notBefore?: string; notAfter?: string }): Promise<SignResult> {
     // step's client always sends both times, empty when unset.
-    const { body } = await this.call<Partial<SignResult>>('POST', '/sign', { csr: req.csr, ott: req.ott, notBefore: req.notBefore ?? '', notAfter: req.notAfter ?? '' });
-    if (typeof body.crt !== 'string' || (body.ca !== undefined && typeof body.ca !== 'string')) throw this.unexpected('/sign', 'no "crt" certificate');
+    return this.issued('/sign', { csr: req.csr, ott: req.ott, notBefore: req.notBefore ?? '', notAfter: req.notAfter ?? '' });
+  }
+
+  /** POST /renew: the client certificate of this client's connection (mutual TLS) is renewed. */
+  async renew(): Promise<SignResult> {
+    return this.issued('/renew');
+  }
+
+  /** POST /rekey {csr}: over mutual TLS, the same certificate for the CSR's key. */
+  async rekey(csr: string): Promise<SignResult> {
+    return this.issued('/rekey', { csr });
+  }
+
+  /** POST /revoke, as step's client sends it: every field, passive revocation. */
+  async revoke(req: { serial: string; reasonCode?: number; reason?: string; ott?: string }): Promise<void> {
+    await this.call('POST', '/revoke', { serial: req.serial, ott: req.ott ?? '', reasonCode: req.reasonCode ?? 0, reason: req.reason ?? '', passive: true });
+  }
+
+  /** GET /crl: the CA's certificate revocation list, DER, or PEM text with `pem`. */
+  async crl(opts: { pem?: boolean } = {}): Promise<Uint8Array> {
+    const { bytes } = await this.exchange('GET', opts.pem ? '/crl?pem=true' : '/crl', undefined, opts.pem ? 'application/x-pem-file' : 'application/pkix-crl');
+    return bytes;
+  }
+
+  private async issued(path: string, request?: unknown): Promise<SignResult> {
+    const { body } = await this.call<Partial<SignResult>>('POST', path, request);
+    if (typeof body.crt !== 'string' || (body.ca !== undefined && typeof body.ca !== 'string')) throw this.unexpected(path, 'no "crt" certificate');
     return { crt: body.crt, ca: body.ca ?? '', certChain: Array.isArray(body.certChain) ? body.certChain.filter((c) => typeof c === 'string') : undefined };
   }
 

@@ -8,6 +8,11 @@ export interface HttpOptions {
   ca?: string;
   /** Skip certificate checks: only for fetching a root that is then pinned by fingerprint. */
   insecure?: boolean;
+  /**
+   * Mutual TLS: the certificate (PEM chain) and key to present. TLS sessions are then never
+   * resumed, so every connection proves this certificate, not one a resumed session remembers.
+   */
+  clientCertificate?: { certPem: string; keyPem: string };
 }
 
 /** Hosts that are this machine, whatever NO_PROXY says. */
@@ -19,7 +24,9 @@ function proxyEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
 
 /** A dispatcher that honours the proxy variables and trusts the given roots, for the target and through a proxy alike. */
 function dispatcherFor(opts: HttpOptions): Dispatcher {
-  const tls = opts.insecure ? { rejectUnauthorized: false } : opts.ca ? { ca: opts.ca } : {};
+  const trust = opts.insecure ? { rejectUnauthorized: false } : opts.ca ? { ca: opts.ca } : {};
+  const mine = opts.clientCertificate;
+  const tls = mine ? { ...trust, cert: mine.certPem, key: mine.keyPem, maxCachedSessions: 0 } : trust;
   return new EnvHttpProxyAgent({
     httpProxy: proxyEnv(opts.env, 'HTTP_PROXY') ?? '',
     httpsProxy: proxyEnv(opts.env, 'HTTPS_PROXY') ?? proxyEnv(opts.env, 'HTTP_PROXY') ?? '',
@@ -58,6 +65,11 @@ export function networkError(url: string, err: unknown, env: NodeJS.ProcessEnv):
  * connect into a CaError that names the host.
  */
 export function makeFetch(opts: HttpOptions): typeof fetch {
+  return makeClosableFetch(opts).fetch;
+}
+
+/** makeFetch, and a close() that ends its connections (a long-running command changing its client certificate). */
+export function makeClosableFetch(opts: HttpOptions): { fetch: typeof fetch; close: () => Promise<void> } {
   const dispatcher = dispatcherFor(opts);
   const wrapped = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
@@ -69,5 +81,5 @@ export function makeFetch(opts: HttpOptions): typeof fetch {
       throw networkError(url, err, opts.env);
     }
   };
-  return wrapped as typeof fetch;
+  return { fetch: wrapped as typeof fetch, close: () => dispatcher.close().catch(() => undefined) };
 }

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CaError, UsageError, describe } from '../errors.js';
-import { makeFetch } from './http.js';
+import { makeClosableFetch, makeFetch } from './http.js';
 import { CaClient } from './ca-client.js';
 
 /** config/defaults.json as `step ca bootstrap` and `step ca init` write it. */
@@ -81,4 +81,18 @@ export async function resolveCaTarget(flags: CaTargetFlags, ctx: { caPath: strin
   }
   const fetchWithRoot = makeFetch({ env: ctx.env, ca: rootPem });
   return { caUrl, rootPath, rootPem, client: new CaClient(caUrl, fetchWithRoot), fetch: fetchWithRoot };
+}
+
+/**
+ * A client of the same CA that presents a certificate (mutual TLS: renew, rekey, revoke), with
+ * its own connections, which close() ends. `signal` aborts its requests.
+ */
+export function mutualTlsClient(
+  target: CaTarget,
+  credentials: { certPem: string; keyPem: string },
+  env: NodeJS.ProcessEnv,
+  signal?: AbortSignal,
+): { client: CaClient; close: () => Promise<void> } {
+  const { fetch, close } = makeClosableFetch({ env, ca: target.rootPem, clientCertificate: credentials });
+  return { client: new CaClient(target.caUrl, fetch, undefined, signal), close };
 }

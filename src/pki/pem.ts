@@ -1,12 +1,12 @@
 /**
- * Certificate and CSR input as people have it on disk: one or more PEM blocks (a chain, a CSR),
- * or a single raw DER structure. We only frame and decode here; whether the DER inside is a
- * sound certificate is for the code that reads it.
+ * Certificate, CSR and CRL input as people have it on disk: one or more PEM blocks (a chain, a
+ * CSR, a CRL), or a single raw DER structure. We only frame and decode here; whether the DER
+ * inside is a sound certificate is for the code that reads it.
  */
 import { CaError } from '../errors.js';
 import { DerError, TAG, children, readSingle } from './der.js';
 
-export type BlockLabel = 'CERTIFICATE' | 'CERTIFICATE REQUEST';
+export type BlockLabel = 'CERTIFICATE' | 'CERTIFICATE REQUEST' | 'X509 CRL';
 
 export interface PemBlock {
   /** What the block holds; the legacy "NEW CERTIFICATE REQUEST" label is reported as "CERTIFICATE REQUEST". */
@@ -19,6 +19,7 @@ const LABELS: Record<string, BlockLabel> = {
   'X509 CERTIFICATE': 'CERTIFICATE',
   'CERTIFICATE REQUEST': 'CERTIFICATE REQUEST',
   'NEW CERTIFICATE REQUEST': 'CERTIFICATE REQUEST',
+  'X509 CRL': 'X509 CRL',
 };
 
 const BEGIN = /-----BEGIN ([^-\r\n]+)-----/g;
@@ -80,7 +81,9 @@ function stripHeaders(body: string): string {
 /**
  * A DER file holds one structure and says nothing of its kind, so tell a certificate from a CSR by
  * shape: a v3 TBSCertificate opens with the [0] version tag, a v1 one has at least six fields,
- * while a CertificationRequestInfo has exactly four and ends with the [0] attributes.
+ * while a CertificationRequestInfo has exactly four and ends with the [0] attributes. A
+ * TBSCertList has a time where the others have a name or a key: after its optional version, an
+ * algorithm, the issuer, then thisUpdate.
  */
 function parseDer(der: Uint8Array): PemBlock | undefined {
   try {
@@ -88,6 +91,9 @@ function parseDer(der: Uint8Array): PemBlock | undefined {
     const info = outer[0];
     if (outer.length !== 3 || info?.tag !== TAG.SEQUENCE) return undefined;
     const fields = children(info);
+    const afterVersion = fields[0]?.tag === TAG.INTEGER ? 1 : 0;
+    const timeTag = fields[afterVersion + 2]?.tag;
+    if (timeTag === TAG.UTC_TIME || timeTag === TAG.GENERALIZED_TIME) return { label: 'X509 CRL', der };
     const isRequest = fields[0]?.tag === TAG.INTEGER && fields.length === 4 && fields[3]?.tag === 0xa0;
     return { label: isRequest ? 'CERTIFICATE REQUEST' : 'CERTIFICATE', der };
   } catch (err) {
@@ -98,9 +104,9 @@ function parseDer(der: Uint8Array): PemBlock | undefined {
 
 function noBlocks(source: string, skipped: string[]): CaError {
   const found = skipped.length > 0 ? ` (found only: ${[...new Set(skipped)].join(', ')})` : '';
-  return new CaError('ERR_PEM_INVALID', `file "${source}" contains no PEM certificate or CSR${found}`, {
+  return new CaError('ERR_PEM_INVALID', `file "${source}" contains no PEM certificate, CSR or CRL${found}`, {
     status: 400,
-    hint: 'pass a PEM or DER certificate or certificate signing request',
+    hint: 'pass a PEM or DER certificate, certificate signing request or certificate revocation list',
   });
 }
 

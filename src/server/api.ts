@@ -1,9 +1,11 @@
 /**
  * step-ca's API, mounted at `/` and `/1.0/`: which path and method runs what, and each
  * handler's response in step-ca's shape. Handlers read the generation the request started with
- * and its prepared bodies; only /sign and /provisioners do work per request.
+ * and its prepared bodies; the authority decides, the handlers only check the body's shape and
+ * hand over what the connection proved (the client certificate, for renew, rekey and revoke).
  */
-import type { ListedProvisioner, SignRequest } from '../authority/types.js';
+import type { ListedProvisioner, PeerCertificate, RevokeRequest, SignOutcome, SignRequest } from '../authority/types.js';
+import { toPem } from '../pki/pem.js';
 import { badRequest, methodNotAllowed, notFound } from './problem.js';
 import { jsonBody, type Generation } from './generation.js';
 
@@ -17,6 +19,8 @@ export interface ApiRequest {
   generation: Generation;
   /** The body as JSON (content type, size and syntax checked); only POST handlers call it. */
   readJson(): Promise<unknown>;
+  /** The client certificate of the TLS connection, if the client sent one (not verified: the authority judges it). */
+  peerCertificate(): PeerCertificate | undefined;
   /** What the request log line should say about a signing. */
   note: SignNote;
 }
@@ -25,12 +29,15 @@ export interface SignNote {
   provisioner?: string;
   subject?: string;
   serial?: string;
+  /** A revocation: who authorized it (a token's provisioner and subject, or mTLS). */
+  revokedBy?: string;
 }
 
 export interface ApiResponse {
   status: number;
-  body: string;
+  body: string | Uint8Array;
   contentType?: string;
+  headers?: Readonly<Record<string, string>>;
 }
 
 type Handler = (req: ApiRequest) => ApiResponse | Promise<ApiResponse>;
@@ -50,6 +57,10 @@ const ROUTES: ReadonlyMap<string, Methods> = new Map<string, Methods>([
   ['/intermediates.pem', { GET: (r) => ok(r.generation.published.intermediatesPem, 200, PEM_TYPE) }],
   ['/provisioners', { GET: provisioners }],
   ['/sign', { POST: sign }],
+  ['/renew', { POST: renew }],
+  ['/rekey', { POST: rekey }],
+  ['/revoke', { POST: revoke }],
+  ['/crl', { GET: crl }],
 ]);
 
 const ROOT_PREFIX = '/root/';
@@ -158,10 +169,7 @@ function optionalString(body: Record<string, unknown>, field: string): string | 
 
 /** The body checks step-ca makes before asking the authority: an object, a csr, an ott. */
 export function signRequestFrom(body: unknown): SignRequest {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw badRequest('error reading request body: expected a JSON object');
-  }
-  const fields = body as Record<string, unknown>;
+  const fields = bodyObject(body);
   const csr = optionalString(fields, 'csr');
   if (!csr) throw badRequest('missing csr');
   const ott = optionalString(fields, 'ott');
@@ -174,11 +182,95 @@ export function signRequestFrom(body: unknown): SignRequest {
   return request;
 }
 
-async function sign(req: ApiRequest): Promise<ApiResponse> {
-  const signRequest = signRequestFrom(await req.readJson());
-  const outcome = await req.generation.authority.sign(signRequest);
+function issued(req: ApiRequest, outcome: SignOutcome): ApiResponse {
   req.note.provisioner = outcome.provisioner;
   req.note.subject = outcome.subject;
   req.note.serial = outcome.serial;
   return ok(jsonBody(outcome.response), 201);
+}
+
+async function sign(req: ApiRequest): Promise<ApiResponse> {
+  const signRequest = signRequestFrom(await req.readJson());
+  return issued(req, await req.generation.authority.sign(signRequest));
+}
+
+// ---- POST /renew, /rekey, /revoke (mutual TLS) and GET /crl ---------------------------------
+
+/** The certificate the client proved it holds; step-ca's 400 when there is none. */
+function requirePeer(req: ApiRequest): PeerCertificate {
+  const peer = req.peerCertificate();
+  if (!peer) throw badRequest('missing client certificate');
+  return peer;
+}
+
+function bodyObject(body: unknown): Record<string, unknown> {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw badRequest('error reading request body: expected a JSON object');
+  }
+  return body as Record<string, unknown>;
+}
+
+/** POST /renew: the body is empty (step sends none); the certificate of the connection is the request. */
+async function renew(req: ApiRequest): Promise<ApiResponse> {
+  const peer = requirePeer(req);
+  return issued(req, await req.generation.authority.renew(peer));
+}
+
+/** POST /rekey {csr}: as step-ca, the client certificate is checked before the body is read. */
+async function rekey(req: ApiRequest): Promise<ApiResponse> {
+  const peer = requirePeer(req);
+  const csr = optionalString(bodyObject(await req.readJson()), 'csr');
+  if (!csr) throw badRequest('missing csr');
+  return issued(req, await req.generation.authority.rekey(peer, csr));
+}
+
+/**
+ * POST /revoke {serial, reasonCode, reason, passive, ott}: the body's shape as Go decodes it
+ * (absent fields are zero values, so an absent `passive` is false), with the client certificate of
+ * the connection when there is one. The authority decides: a token first, else the certificate.
+ */
+export function revokeRequestFrom(body: unknown, peer: PeerCertificate | undefined): RevokeRequest {
+  const fields = bodyObject(body);
+  const reasonCode = fields.reasonCode;
+  if (reasonCode !== undefined && reasonCode !== null && !Number.isInteger(reasonCode)) {
+    throw badRequest('error reading request body: "reasonCode" must be an integer');
+  }
+  const passive = fields.passive;
+  if (passive !== undefined && passive !== null && typeof passive !== 'boolean') {
+    throw badRequest('error reading request body: "passive" must be a boolean');
+  }
+  const request: RevokeRequest = { serial: optionalString(fields, 'serial') ?? '', passive: passive === true };
+  if (typeof reasonCode === 'number') request.reasonCode = reasonCode;
+  const reason = optionalString(fields, 'reason');
+  if (reason) request.reason = reason;
+  const ott = optionalString(fields, 'ott');
+  if (ott) request.ott = ott;
+  if (peer) request.peer = peer;
+  return request;
+}
+
+async function revoke(req: ApiRequest): Promise<ApiResponse> {
+  const request = revokeRequestFrom(await req.readJson(), req.peerCertificate());
+  const outcome = await req.generation.authority.revoke(request);
+  req.note.serial = outcome.serial;
+  req.note.provisioner = outcome.provisioner;
+  req.note.revokedBy = outcome.by;
+  return ok(jsonBody({ status: 'ok' }));
+}
+
+/** step-ca answers PEM for any `pem` in the query; `pem=false` (or 0, no) asks for DER here. */
+export function wantsPem(query: string): boolean {
+  const params = new URLSearchParams(query);
+  if (!params.has('pem')) return false;
+  return !/^(false|0|no|off)$/i.test(params.get('pem') ?? '');
+}
+
+/** GET /crl: the current CRL, DER (application/pkix-crl) or `?pem=true` PEM, with step-ca's headers. */
+async function crl(req: ApiRequest): Promise<ApiResponse> {
+  const list = await req.generation.authority.crl();
+  const headers = { Expires: list.nextUpdate.toUTCString() };
+  if (wantsPem(req.query)) {
+    return { status: 200, body: toPem('X509 CRL', list.der), contentType: PEM_TYPE, headers: { ...headers, 'Content-Disposition': 'attachment; filename="crl.pem"' } };
+  }
+  return { status: 200, body: list.der, contentType: 'application/pkix-crl', headers: { ...headers, 'Content-Disposition': 'attachment; filename="crl.crl"' } };
 }

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { route, stripVersionPrefix, type ApiRequest, type ApiResponse, type SignNote } from './api.js';
 import type { Generation } from './generation.js';
@@ -78,6 +79,15 @@ function readJson(req: IncomingMessage, res: ServerResponse, limit: number): Pro
   });
 }
 
+/**
+ * The client certificate of the connection, as the handshake received it (or as the resumed TLS
+ * session recorded it: shared ticket keys carry it to every worker). Unverified here on purpose.
+ */
+function peerCertificateOf(req: IncomingMessage): { der: Uint8Array } | undefined {
+  const peer = (req.socket as Partial<TLSSocket>).getPeerX509Certificate?.();
+  return peer ? { der: new Uint8Array(peer.raw) } : undefined;
+}
+
 interface RequestLine extends SignNote {
   requestId: string;
   method: string;
@@ -93,7 +103,7 @@ function levelFor(status: number): string {
 export function createRequestListener(deps: HttpDeps): RequestListener {
   const limit = deps.maxBodyBytes ?? MAX_BODY_BYTES;
 
-  const send = (res: ServerResponse, status: number, body: string, contentType: string, headers?: Readonly<Record<string, string>>): void => {
+  const send = (res: ServerResponse, status: number, body: string | Uint8Array, contentType: string, headers?: Readonly<Record<string, string>>): void => {
     if (res.headersSent || res.destroyed) return;
     if (deps.draining()) res.setHeader('Connection', 'close');
     res.writeHead(status, { ...headers, 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) });
@@ -114,8 +124,8 @@ export function createRequestListener(deps: HttpDeps): RequestListener {
       generation.leave();
       const status = res.headersSent ? res.statusCode : 499; // 499: the client went away first
       const ms = Math.round((performance.now() - started) * 100) / 100;
-      const { requestId, method, path, provisioner, subject, serial, error } = line;
-      deps.log({ level: levelFor(status), requestId, method, path, status, ms, provisioner, subject, serial, error });
+      const { requestId, method, path, provisioner, subject, serial, revokedBy, error } = line;
+      deps.log({ level: levelFor(status), requestId, method, path, status, ms, provisioner, subject, serial, revokedBy, error });
     });
 
     const apiRequest: ApiRequest = {
@@ -124,10 +134,11 @@ export function createRequestListener(deps: HttpDeps): RequestListener {
       query: q < 0 ? '' : url.slice(q + 1),
       generation,
       readJson: () => readJson(req, res, limit),
+      peerCertificate: () => peerCertificateOf(req),
       note: line,
     };
 
-    const onResult = (result: ApiResponse): void => send(res, result.status, result.body, result.contentType ?? 'application/json');
+    const onResult = (result: ApiResponse): void => send(res, result.status, result.body, result.contentType ?? 'application/json', result.headers);
     const onError = (err: unknown): void => {
       const problem = problemFor(err);
       line.error = problem.reason;

@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 import { buildAuthority } from '../authority/index.js';
+import type { Authority } from '../authority/types.js';
 import type { CaConfigJson } from '../config/ca-config.js';
 import { describe } from '../errors.js';
 import { openStore } from '../store/index.js';
@@ -94,12 +95,17 @@ async function build(config: CaConfigJson, store: Store, opts: InstanceOptions):
   });
   try {
     const credentials = await authority.issueServerCertificate();
-    const secure = secureContextOptions(tls, credentials);
+    const secure = secureContextOptions(tls, credentials, clientCasOf(authority));
     return { generation: new Generation(authority, config, tls, publish(authority, opts.version), store), secure, notAfter: credentials.notAfter };
   } catch (err) {
     authority.close();
     throw err;
   }
+}
+
+/** The CAs a client certificate request names: this CA's roots and intermediate. */
+function clientCasOf(authority: Authority): string[] {
+  return [...authority.rootsPem, authority.intermediatePem];
 }
 
 /** Renew when about a third of the life is left, a little earlier at random so workers spread out. */
@@ -146,6 +152,11 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
       // How often Node checks the two timeouts above (default 30 s would let them slip).
       connectionsCheckingInterval: 1_000,
       noDelay: true,
+      // Ask for a client certificate (renew, rekey, revoke over mutual TLS) but never refuse a
+      // handshake: the authority judges the certificate (expired, revoked, foreign) and answers
+      // with a reason, and clients without one (curl, browsers, `ca certificate`) are unaffected.
+      requestCert: true,
+      rejectUnauthorized: false,
     },
     createRequestListener({ current: () => current, log, draining: () => draining }),
   );
@@ -165,7 +176,7 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
       const credentials = await generation.authority.issueServerCertificate();
       // A reload during the await already installed a newer certificate.
       if (draining || generation !== current) return;
-      useCertificate(secureContextOptions(generation.tls, credentials), credentials.notAfter);
+      useCertificate(secureContextOptions(generation.tls, credentials, clientCasOf(generation.authority)), credentials.notAfter);
       log({ level: 'info', msg: 'renewed the server certificate', notAfter: credentials.notAfter.toISOString() });
     } catch (err) {
       log({ level: 'error', msg: 'cannot renew the server certificate; retrying in a minute', error: describe(err) });

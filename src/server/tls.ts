@@ -104,10 +104,13 @@ function fullChain(cred: ServerCredentials): string {
 
 /**
  * Everything the listener's secure context needs, checked by building it once: a bad cipher
- * list or key fails here, while the old context is still serving.
+ * list or key fails here, while the old context is still serving. `clientCas` (the roots and the
+ * intermediate) are the names a client certificate request lists, as step-ca's ClientCAs, so a
+ * browser offers only certificates of this CA; they decide nothing (the authority does).
  */
-export function secureContextOptions(tls: TlsSettings, cred: ServerCredentials): SecureContextOptions {
+export function secureContextOptions(tls: TlsSettings, cred: ServerCredentials, clientCas: readonly string[] = []): SecureContextOptions {
   const options: SecureContextOptions = { ...tls, key: cred.keyPem, cert: fullChain(cred) };
+  if (clientCas.length > 0) options.ca = [...clientCas];
   createSecureContext(options);
   return options;
 }

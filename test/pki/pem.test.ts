@@ -53,12 +53,12 @@ test('other PEM blocks in the file are skipped', () => {
 });
 
 test('input without a certificate or CSR is refused with the file name', () => {
-  assertPemError(() => parsePem('hello world\n', 'notes.txt'), 'file "notes.txt" contains no PEM certificate or CSR');
-  assertPemError(() => parsePem(new Uint8Array([0x30, 0x03, 0x02, 0x01]), 'short.der'), /contains no PEM certificate or CSR/);
-  assertPemError(() => parsePem(new Uint8Array(), 'empty'), /contains no PEM certificate or CSR/);
+  assertPemError(() => parsePem('hello world\n', 'notes.txt'), 'file "notes.txt" contains no PEM certificate, CSR or CRL');
+  assertPemError(() => parsePem(new Uint8Array([0x30, 0x03, 0x02, 0x01]), 'short.der'), /contains no PEM certificate, CSR or CRL/);
+  assertPemError(() => parsePem(new Uint8Array(), 'empty'), /contains no PEM certificate, CSR or CRL/);
   assertPemError(
     () => parsePem('-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n', 'key.pem'),
-    'file "key.pem" contains no PEM certificate or CSR (found only: PRIVATE KEY)',
+    'file "key.pem" contains no PEM certificate, CSR or CRL (found only: PRIVATE KEY)',
   );
 });
 

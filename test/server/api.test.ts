@@ -9,6 +9,7 @@ import { startIdp, type TestIdp } from '../fixtures/idp.js';
 import { run } from '../helpers/exec.js';
 import { createCaHome, json, makeCsr, mintToken, send, signJson, startServe, type CaHome, type Serving } from './helpers.js';
 import { version } from '../../src/cli/main.js';
+import { runCli } from '../helpers/run-cli.js';
 import { page, pageLimit } from '../../src/server/api.js';
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
@@ -157,6 +158,15 @@ describe('ca serve: the API', () => {
     const get = await server.request('GET', '/1.0/sign');
     assert.equal(get.status, 405);
     assert.equal(get.headers.allow, 'POST');
+  });
+
+  test('without "crl" in ca.json there is no CRL: 404 with the reason, and ca crl says how to turn it on', async () => {
+    const res = await server.request('GET', '/1.0/crl');
+    assert.equal(res.status, 404);
+    assert.match(String(json(res).message), /^The requested resource could not be found: this CA does not publish a CRL/);
+    const cli = await runCli(['crl', '--ca-url', `https://127.0.0.1:${server.port}`, '--root', home.rootFile], { env: { CA_PATH: `${home.dir}/nobody` } });
+    assert.equal(cli.code, 1);
+    assert.match(cli.stderr, /^ca: the CA at https:\/\/127\.0\.0\.1:\d+ does not publish a CRL\n {2}try: an admin turns it on with "crl": \{"enabled": true\} in ca\.json/);
   });
 
   test('a request Node cannot parse still gets the error shape and a request id', async () => {

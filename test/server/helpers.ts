@@ -231,3 +231,21 @@ export async function makeCsr(commonName = 'alice@example.com'): Promise<string>
 export function signJson(csr: string, ott: string): string {
   return JSON.stringify({ csr, ott, notBefore: '', notAfter: '' });
 }
+
+const RELOADED = /reloaded the configuration from /g;
+
+/** How many reloads the server has reported so far. */
+export function countReloads(server: Serving): number {
+  return server.stderr().match(RELOADED)?.length ?? 0;
+}
+
+/** SIGHUP, then wait for the primary to say every worker has the new configuration. */
+export async function hangUp(server: Serving): Promise<void> {
+  const before = countReloads(server);
+  server.child.kill('SIGHUP');
+  const deadline = Date.now() + 20_000;
+  while (countReloads(server) <= before) {
+    if (Date.now() > deadline) throw new Error(`no reload after SIGHUP:\n${server.stderr()}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -6,24 +6,7 @@ import { Agent } from 'node:https';
 import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { startIdp, type TestIdp } from '../fixtures/idp.js';
-import { createCaHome, json, makeCsr, mintToken, send, signJson, startServe, type CaHome, type Serving } from './helpers.js';
-
-const RELOADED = /reloaded the configuration from /g;
-
-function countReloads(server: Serving): number {
-  return server.stderr().match(RELOADED)?.length ?? 0;
-}
-
-/** SIGHUP, then wait for the primary to say every worker has the new configuration. */
-async function hangUp(server: Serving): Promise<void> {
-  const before = countReloads(server);
-  server.child.kill('SIGHUP');
-  const deadline = Date.now() + 20_000;
-  while (countReloads(server) <= before) {
-    if (Date.now() > deadline) throw new Error(`no reload after SIGHUP:\n${server.stderr()}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+import { countReloads, createCaHome, hangUp, json, makeCsr, mintToken, send, signJson, startServe, type CaHome, type Serving } from './helpers.js';
 
 /** Provisioner names as several fresh connections see them (so every worker answers). */
 async function provisionerNames(server: Serving, home: CaHome): Promise<string[][]> {

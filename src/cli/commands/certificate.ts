@@ -1,17 +1,15 @@
-import { constants, existsSync } from 'node:fs';
-import { access } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { CaError, UsageError } from '../../errors.js';
+import { UsageError } from '../../errors.js';
 import type { Ctx } from '../context.js';
-import { caUrlOption, collect, rootOption } from '../flags.js';
+import { caUrlOption, collect, parseKeySize, rootOption } from '../flags.js';
+import { askOverwrite, checkWritable, existingFiles, filesExist } from '../files.js';
 import { result, status, success } from '../output.js';
 import { writeFilesAtomic } from '../../config/atomic.js';
 import { tryParseTimeOrDuration } from '../../config/duration.js';
 import { envFlag, parseTimeout } from '../env-flags.js';
 import { checkListenAddress } from '../../config/provisioner.js';
 import { resolveCaTarget, type CaTarget } from '../../client/target.js';
-import type { RemoteProvisioner, SignResult } from '../../client/ca-client.js';
+import { chainPem, type RemoteProvisioner } from '../../client/ca-client.js';
 import { checkTokenProvisioner, isJwkProvisioner, readGivenToken, type GivenToken } from '../../client/provisioners.js';
 import { classifyName, createKeyAndRequest, keySpecFromFlags, oidcRequestNames, type RequestNames, type TokenIdentity } from '../../pki/request.js';
 import { x509 } from '../../pki/crypto.js';
@@ -50,36 +48,6 @@ function checkTime(value: string | undefined, flag: string): void {
   if (value === undefined || value === '') return;
   if (tryParseTimeOrDuration(value, new Date(0)) !== undefined) return;
   throw new UsageError(`invalid value '${value}' for flag '${flag}': expected an RFC 3339 time (2026-01-02T15:04:05Z) or a duration (8h)`);
-}
-
-/** Before anyone logs in: the files' directories must exist and be writable. */
-async function checkWritable(files: string[]): Promise<void> {
-  for (const file of files) {
-    const dir = dirname(resolve(file));
-    try {
-      await access(dir, constants.W_OK);
-    } catch (err) {
-      const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
-      throw new CaError('ERR_FILE_IO', `cannot write ${file}: the directory ${dir} ${missing ? 'does not exist' : 'is not writable'}`, {
-        hint: missing ? `create it first (mkdir -p ${dir})` : 'choose another place for the certificate and key',
-      });
-    }
-  }
-}
-
-/** Output files that exist, as one thing missing: --force. */
-function filesExist(files: string[]): Missing {
-  const names = files.join(' and ');
-  const verb = files.length === 1 ? 'exists' : 'exist';
-  return { flag: '--force', sentence: `${names} ${verb}; pass --force to overwrite`, short: `${names} ${verb}` };
-}
-
-/** Existing output files need --force or a yes; asked before the login so nobody logs in for nothing. */
-async function confirmOverwrite(files: string[], ctx: CertificateCtx): Promise<void> {
-  for (const file of files) {
-    const yes = await ctx.prompter.confirm(`Would you like to overwrite ${file}?`, { flag: '--force' });
-    if (!yes) throw new CaError('ERR_FILE_EXISTS', filesExist([file]).sentence);
-  }
 }
 
 function subjectRequired(provisioner: string | undefined): Missing {
@@ -121,11 +89,6 @@ function jwkRequestNames(claims: Record<string, unknown>): RequestNames {
   return { commonName: String(claims.sub ?? ''), sans: sans.map(classifyName) };
 }
 
-function chainPem(signed: SignResult): string {
-  const chain = signed.certChain?.length ? signed.certChain : [signed.crt, signed.ca];
-  return chain.map((c) => `${c.trim()}\n`).join('');
-}
-
 /** A file name as a shell needs it, bare when it is plain. */
 function shellWord(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
@@ -153,7 +116,7 @@ interface Obtained {
  * or from a login). With no terminal every missing flag is reported at once, before any login.
  */
 async function obtain(opts: CertificateOptions, given: GivenToken | undefined, target: CaTarget, ctx: CertificateCtx): Promise<Obtained> {
-  const existing = opts.force ? [] : [opts.crtFile, opts.keyFile].filter((f) => existsSync(f));
+  const existing = existingFiles([opts.crtFile, opts.keyFile], opts.force);
   const request: TokenRequest = {
     provisioner: opts.provisioner,
     passwordFile: opts.provisionerPasswordFile,
@@ -182,7 +145,7 @@ async function obtain(opts: CertificateOptions, given: GivenToken | undefined, t
     missing.push(...(plan?.missing ?? []));
     if (missing.length > 0) throw missingError(missing);
   }
-  await confirmOverwrite(existing, ctx);
+  await askOverwrite(existing, ctx);
 
   if (given) return { token: opts.token?.trim() ?? '', kind: given.kind, claims: given.claims };
   const provisioner = await pickProvisioner((plan as TokenPlan).candidates, ctx);
@@ -254,12 +217,6 @@ export async function certificateRun(opts: CertificateOptions, ctx: CertificateC
   }
 }
 
-function parseSize(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n)) throw new UsageError(`invalid value '${value}' for flag '--size': expected a number of bits`);
-  return n;
-}
-
 /** The positional arguments: `SUBJECT CRT KEY`, or `CRT KEY` (the subject then comes from the ID token). */
 export function splitArguments(args: (string | undefined)[]): { subject?: string; crtFile: string; keyFile: string } {
   const given = args.filter((a): a is string => a !== undefined);
@@ -289,7 +246,7 @@ export function create(ctx: Ctx, run = certificateRun): Command {
     .addOption(new Option('--kty <type>', 'the type of the new key; OKP means Ed25519').choices(['EC', 'RSA', 'OKP']).default('EC'))
     .option('--curve <curve>', 'EC curve P-256 (default), P-384, P-521; or Ed25519 with --kty OKP')
     .addOption(new Option('--crv <curve>').hideHelp())
-    .option('--size <bits>', 'RSA key size (default 2048)', parseSize)
+    .option('--size <bits>', 'RSA key size (default 2048)', parseKeySize)
     .addOption(new Option('--token <jwt>', "a token to use instead of logging in: an ID token (CI) or one from 'ca token'; no browser, no prompt").env('CA_TOKEN'))
     .option('--console', 'log in without a local browser: device code, or paste the redirect URL (or CA_CONSOLE=true)')
     .addOption(new Option('--listen <host:port>', "the loopback address for the login callback (default: the provisioner's, or a random port)").env('CA_LISTEN'))

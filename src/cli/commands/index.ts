@@ -15,6 +15,7 @@ export interface CommandEntry {
 }
 
 const USE = 'Get a certificate:';
+const LIFECYCLE = 'Renew and revoke:';
 const ADMIN = 'Run a CA (admins):';
 const TOOLS = 'Tools:';
 
@@ -26,6 +27,10 @@ export const commandTable: CommandEntry[] = [
   { name: 'certificate', group: USE, load: () => import('./certificate.js') },
   { name: 'bootstrap', group: USE, load: () => import('./bootstrap.js') },
   { name: 'token', group: USE, load: () => import('./token.js') },
+  { name: 'renew', group: LIFECYCLE, load: () => import('./renew.js') },
+  { name: 'rekey', group: LIFECYCLE, load: () => import('./rekey.js') },
+  { name: 'revoke', group: LIFECYCLE, load: () => import('./revoke.js') },
+  { name: 'crl', group: LIFECYCLE, load: () => import('./crl.js') },
   { name: 'init', group: ADMIN, load: () => import('./init.js') },
   { name: 'provisioner', group: ADMIN, load: () => import('./provisioner/index.js') },
   { name: 'serve', group: ADMIN, load: () => import('./serve.js') },

@@ -36,15 +36,17 @@ export async function inspectRun(opts: InspectOptions, ctx: Pick<Ctx, 'io'>): Pr
 
 export function create(ctx: Ctx, run = inspectRun): Command {
   return new Command('inspect')
-    .summary('print what a certificate or CSR holds')
-    .description("Print the contents of a certificate or certificate signing request, as 'step certificate inspect' does.")
+    .summary('print what a certificate, CSR or CRL holds')
+    .description(
+      "Print the contents of a certificate or certificate signing request, as 'step certificate inspect' does, or of a certificate revocation list (its issuer, updates, number and every revoked serial with its date and reason), as 'step crl inspect' does.",
+    )
     .argument('<file>', 'a PEM or DER file, or - for standard input')
-    .option('--short', 'print a short summary: subject, names, issuer, provisioner, validity', false)
+    .option('--short', 'print a short summary: subject, names, issuer, provisioner, validity (a CRL: updates and revoked serials)', false)
     .addOption(new Option('--format <format>', 'how to print it: text for people, json for scripts, pem to re-encode').choices(['text', 'json', 'pem']).default('text'))
     .option('--bundle', 'show every certificate in the file (a chain), not only the first', false)
     .addHelpText(
       'after',
-      `\nExamples:\n  $ ca inspect alice.crt\n  $ ca inspect alice.crt --short\n  $ ca inspect alice.crt --bundle --format json | jq '.[0].subject'\n  $ openssl s_client -connect api:443 </dev/null 2>/dev/null | ca inspect - --short`,
+      `\nExamples:\n  $ ca inspect alice.crt\n  $ ca inspect alice.crt --short\n  $ ca inspect alice.crt --bundle --format json | jq '.[0].subject'\n  $ openssl s_client -connect api:443 </dev/null 2>/dev/null | ca inspect - --short\n  $ ca crl | ca inspect -`,
     )
     .action(async (file: string, o: { short: boolean; format: InspectFormat; bundle: boolean }) => {
       await run({ file, short: Boolean(o.short), format: o.format, bundle: Boolean(o.bundle) }, ctx);

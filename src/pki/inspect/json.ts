@@ -17,7 +17,7 @@ import type { DistinguishedName, GeneralName } from './names.js';
 import { EXT_KEY_USAGE_JSON_ORDER, EXT_KEY_USAGES, KEY_USAGE_NAMES, NAME_ATTRIBUTES, NAME_JSON_ORDER, OID } from './oids.js';
 import { verifiesWith } from './verify.js';
 
-type Json = string | number | boolean | null | Json[] | { [key: string]: Json | undefined };
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json | undefined };
 type JsonObject = { [key: string]: Json | undefined };
 
 export function certificateJson(cert: CertificateModel): JsonObject {
@@ -101,7 +101,7 @@ function algorithmJson(algorithm: AlgorithmIdentifier): JsonObject {
 }
 
 /** zcrypto's name object: one array per known attribute; other attributes are left out. */
-function nameJson(name: DistinguishedName): JsonObject {
+export function nameJson(name: DistinguishedName): JsonObject {
   const groups = new Map<string, string[]>();
   for (const { oid, value } of name.attributes) {
     const key = NAME_ATTRIBUTES[oid]?.json;

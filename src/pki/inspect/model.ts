@@ -110,7 +110,7 @@ function requestedExtensions(attributes: Tlv): CertificateExtension[] {
   });
 }
 
-function parseAlgorithm(tlv: Tlv | undefined): AlgorithmIdentifier {
+export function parseAlgorithm(tlv: Tlv | undefined): AlgorithmIdentifier {
   const [oidTlv, params] = sequence(tlv, 'signature algorithm');
   const oid = decodeOid(expect(oidTlv, TAG.OID, 'signature algorithm'));
   return { oid, ...signatureAlgorithm(oid, oid === OID.rsassaPss ? pssHash(params) : undefined) };
