@@ -7,6 +7,7 @@ import type { Claims } from '../config/ca-config.js';
 import { CaError } from '../errors.js';
 import { reissueLeaf, type SigningCa } from '../pki/certificate.js';
 import { REASON_NAMES } from '../pki/crl.js';
+import { parseSerial } from '../pki/revocation.js';
 import { parseCsr } from '../pki/csr.js';
 import { DerError } from '../pki/der.js';
 import { findExtension } from '../pki/inspect/extensions.js';
@@ -106,13 +107,10 @@ export async function renewCertificate(peer: PeerCertificate, csrPem: string | u
   };
 }
 
-/** A serial as step sends it (decimal), or `0x…` hex; back as decimal. */
+/** A serial as step sends it (decimal), or `0x…` hex; back as decimal (a 400 otherwise). */
 export function normalizeSerial(value: unknown): string {
   if (typeof value !== 'string' || value.trim() === '') throw badRequest('missing serial number');
-  const text = value.trim();
-  if (/^\d+$/.test(text)) return BigInt(text).toString(10);
-  if (/^0x[0-9a-f]+$/i.test(text)) return BigInt(text).toString(10);
-  throw badRequest(`invalid serial number ${JSON.stringify(value)}: expected decimal digits (or 0x and hex digits)`);
+  return parseSerial(value);
 }
 
 function reasonCodeOf(value: number | undefined): number {
