@@ -12,6 +12,8 @@ export interface CaLayout {
   configDir: string;
   dbDir: string;
   rootCert: string;
+  /** The root's (empty) CRL, signed at init: services that check a CRL for every CA of a chain need it. */
+  rootCrl: string;
   rootKey: string;
   intermediateCert: string;
   intermediateKey: string;
@@ -36,6 +38,7 @@ export function caLayout(base: string): CaLayout {
     configDir,
     dbDir: join(base, 'db'),
     rootCert: join(certsDir, 'root_ca.crt'),
+    rootCrl: join(certsDir, 'root_ca.crl'),
     rootKey: join(secretsDir, 'root_ca_key'),
     intermediateCert: join(certsDir, 'intermediate_ca.crt'),
     intermediateKey: join(secretsDir, 'intermediate_ca_key'),

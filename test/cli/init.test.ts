@@ -59,6 +59,11 @@ test('ca init makes a root and intermediate that openssl accepts, with step file
   const caJson = JSON.parse(await readFile(`${base}/config/ca.json`, 'utf8'));
   assert.equal(caJson.root, root);
   assert.equal(caJson.federatedRoots, null);
+  assert.deepEqual(caJson.crl, { enabled: true, generateOnRevoke: true }, 'the CA publishes its CRL');
+  // The root's own CRL, empty, signed by the root for its whole life (services check every CA of a chain).
+  const rootCrl = (await run('openssl', ['crl', '-in', `${base}/certs/root_ca.crl`, '-noout', '-text', '-CAfile', root, '-verify'])).stdout;
+  assert.match(rootCrl, /Issuer: O ?= ?Acme, CN ?= ?Acme Root CA/);
+  assert.match(rootCrl, /No Revoked Certificates/);
   assert.equal(caJson.address, '127.0.0.1:8443');
   assert.deepEqual(caJson.dnsNames, ['ca.acme.test', '127.0.0.1']);
   // The first provisioner, as step ca init makes it: a JWK key named admin, no claims.

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
 import { Command, Option } from 'commander';
@@ -10,7 +10,10 @@ import { caLayout, type CaLayout } from '../../config/paths.js';
 import { serializeCaConfig, type CaConfigJson } from '../../config/ca-config.js';
 import { checkListenAddress } from '../../config/provisioner.js';
 import { writeFileAtomic } from '../../config/atomic.js';
-import { createCaPair } from '../../pki/ca.js';
+import { createCaPair, type IssuedCa } from '../../pki/ca.js';
+import { prepareSigningCa } from '../../pki/certificate.js';
+import { issueCrl } from '../../pki/crl.js';
+import { toPem } from '../../pki/pem.js';
 import { encryptPrivateKey } from '../../pki/keys.js';
 import { fingerprint } from '../../pki/fingerprint.js';
 import { encryptJwk, generateProvisionerKey } from '../../pki/jwk.js';
@@ -103,9 +106,23 @@ function caConfigFor(layout: CaLayout, dns: string[], address: string, provision
     dnsNames: dns,
     logger: { format: 'text' },
     db: { type: 'sqlite', dataSource: layout.dbDir },
+    // Unlike step ca init: revocation is only useful if services can see it.
+    crl: { enabled: true, generateOnRevoke: true },
     authority: { provisioners: [provisioner] },
     tls: DEFAULT_TLS,
   };
+}
+
+/**
+ * The root's CRL, empty and valid for the root's whole life, signed while its key is at hand:
+ * nginx, HAProxy and Node check a CRL for every CA of a client's chain, and the root key goes
+ * offline after init.
+ */
+function rootCrl(root: IssuedCa): string {
+  const der = new Uint8Array(root.cert.rawData);
+  const ca = prepareSigningCa(der, createPrivateKey({ key: root.keyPkcs8, format: 'der', type: 'pkcs8' }), { cert: 'root', key: 'root key' });
+  const crl = issueCrl(ca, { number: 1n, thisUpdate: root.cert.notBefore, nextUpdate: root.cert.notAfter, entries: [] });
+  return toPem('X509 CRL', crl);
 }
 
 export async function initRun(opts: InitOptions, ctx: InitCtx): Promise<void> {
@@ -128,6 +145,7 @@ export async function initRun(opts: InitOptions, ctx: InitCtx): Promise<void> {
   const provisioner = await firstProvisioner(provisionerName, provisionerPassword);
   const files: [string, string][] = [
     [layout.rootCert, root.cert.toString('pem') + '\n'],
+    [layout.rootCrl, rootCrl(root)],
     [layout.rootKey, encryptPrivateKey(root.keyPkcs8, answers.password)],
     [layout.intermediateCert, intermediate.cert.toString('pem') + '\n'],
     [layout.intermediateKey, encryptPrivateKey(intermediate.keyPkcs8, answers.password)],
@@ -152,6 +170,7 @@ export async function initRun(opts: InitOptions, ctx: InitCtx): Promise<void> {
   success(ctx.io, 'Root certificate', layout.rootCert);
   success(ctx.io, 'Root private key', layout.rootKey);
   success(ctx.io, 'Root fingerprint', rootFingerprint);
+  success(ctx.io, 'Root CRL', layout.rootCrl);
   success(ctx.io, 'Intermediate certificate', layout.intermediateCert);
   success(ctx.io, 'Intermediate private key', layout.intermediateKey);
   success(ctx.io, 'Database folder', layout.dbDir);
