@@ -55,6 +55,10 @@ describe('ca serve: the API', () => {
     for (const name of ['Second', 'Third']) {
       await home.cli(['provisioner', 'add', name, '--client-id', `${name}-id`, '--client-secret', 's', '--configuration-endpoint', idp.discoveryUrl, '--no-check']);
     }
+    // As a step-ca home or a ca.json from before ca init turned the CRL on: no "crl" section.
+    const config = JSON.parse(await readFile(home.configPath, 'utf8')) as Record<string, unknown>;
+    delete config.crl;
+    await writeFile(home.configPath, JSON.stringify(config, null, '\t'));
     server = await startServe(home, { workers: 2 });
   });
 
