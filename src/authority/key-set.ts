@@ -8,7 +8,8 @@
  * - Past that, requests keep using the cached keys while one refresh runs in the background.
  * - A failed refresh keeps the old keys and is retried after the same 30 s.
  */
-import { importJWK, type CryptoKey, type JWK } from 'jose';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import type { JWK } from 'jose';
 import { describe } from '../errors.js';
 import { fetchJwks } from './discovery.js';
 
@@ -37,8 +38,8 @@ export interface KeyHint {
 
 interface CachedKey {
   jwk: JWK;
-  /** WebCrypto keys are bound to one algorithm, so an RSA key may be imported for RS256 and PS256. */
-  imported: Map<string, Promise<CryptoKey | undefined>>;
+  /** Loaded on first use, once: a KeyObject serves every algorithm of its type. Null: it cannot be used. */
+  loaded?: KeyObject | null;
 }
 
 /** The key type (and curve) each allowed algorithm needs. */
@@ -97,7 +98,7 @@ export class KeySet {
    * matches only keys without one), a key type that fits `alg`, meant for signatures. Fetches
    * the set again first when none fits and the last such fetch is 30 s old.
    */
-  async keysFor(hint: KeyHint): Promise<CryptoKey[]> {
+  async keysFor(hint: KeyHint): Promise<KeyObject[]> {
     const now = this.options.now().getTime();
     if (now >= this.expiresAt && !this.refreshing) void this.refresh();
     let found = this.matching(hint);
@@ -110,8 +111,7 @@ export class KeySet {
       }
       found = this.matching(hint);
     }
-    const imported = await Promise.all(found.map((key) => this.imported(key, hint.alg)));
-    return imported.filter((k): k is CryptoKey => k !== undefined);
+    return found.flatMap((key) => this.loaded(key) ?? []);
   }
 
   /** Resolves once no refresh is running (for tests and orderly shutdown). */
@@ -136,14 +136,21 @@ export class KeySet {
     });
   }
 
-  private imported(key: CachedKey, alg: string): Promise<CryptoKey | undefined> {
-    let pending = key.imported.get(alg);
-    if (!pending) {
-      // A key the IdP publishes but WebCrypto cannot load (a short RSA key, say) matches nothing.
-      pending = (importJWK(key.jwk, alg) as Promise<CryptoKey>).catch(() => undefined);
-      key.imported.set(alg, pending);
+  /**
+   * The key as node:crypto verifies with it, loaded once. A key the IdP publishes that cannot be
+   * loaded, or an RSA key under 2048 bits (as jose refuses them), matches nothing.
+   */
+  private loaded(key: CachedKey): KeyObject | null {
+    if (key.loaded === undefined) {
+      try {
+        const object = createPublicKey({ key: key.jwk as never, format: 'jwk' });
+        const bits = object.asymmetricKeyDetails?.modulusLength;
+        key.loaded = object.asymmetricKeyType === 'rsa' && (bits === undefined || bits < 2048) ? null : object;
+      } catch {
+        key.loaded = null;
+      }
     }
-    return pending;
+    return key.loaded;
   }
 
   /** One refresh at a time; resolves false (old keys kept) when it fails. */
@@ -163,7 +170,7 @@ export class KeySet {
 
   private async fetchNow(): Promise<void> {
     const { keys, headers } = await fetchJwks(this.jwksUri, { fetch: this.options.fetch, timeoutMs: FETCH_TIMEOUT_MS });
-    this.keys = keys.filter((k) => typeof k.kty === 'string').map((jwk) => ({ jwk: jwk as JWK, imported: new Map() }));
+    this.keys = keys.filter((k) => typeof k.kty === 'string').map((jwk) => ({ jwk: jwk as JWK }));
     this.expiresAt = this.options.now().getTime() + keySetLifetimeMs(headers.get('cache-control'), this.random);
   }
 }

@@ -102,9 +102,21 @@ export function publicKeyOf(key: KeyObject): KeyObject {
   return createPublicKey(key);
 }
 
+/** CSPRNG bytes drawn 4 KiB at a time: one randomBytes call per 256 serials instead of one each. */
+const POOL_BYTES = 4096;
+let pool = Buffer.alloc(0);
+let poolOffset = 0;
+
 /** A random positive serial of 128 bits at most, as hex (the top bit clear so it stays positive in DER). */
 export function randomSerialHex(): string {
-  const bytes = randomBytes(16);
+  if (poolOffset + 16 > pool.length) {
+    pool = randomBytes(POOL_BYTES);
+    poolOffset = 0;
+  }
+  const bytes = Buffer.from(pool.subarray(poolOffset, poolOffset + 16));
+  // Used bytes are wiped so no later reader of the pool sees a serial's randomness twice.
+  pool.fill(0, poolOffset, poolOffset + 16);
+  poolOffset += 16;
   bytes[0] = ((bytes[0] ?? 0) & 0x7f) | 0x40; // positive and always 16 bytes long
   return bytes.toString('hex');
 }
