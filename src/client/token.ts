@@ -5,10 +5,9 @@
  * provisioner's public key, the audience, the times, the root fingerprint, and uses `jti` once.
  */
 import { randomBytes } from 'node:crypto';
-import { SignJWT } from 'jose';
 import { CaError } from '../errors.js';
 import { fingerprint } from '../pki/fingerprint.js';
-import { decryptJwk, jwkThumbprint, privateKeyOf, publicJwkOf, signatureAlgorithm, type Jwk } from '../pki/jwk.js';
+import type { Jwk } from '../pki/jwk.js';
 import { parsePem } from '../pki/pem.js';
 
 /** step's default token lifetime. */
@@ -80,6 +79,8 @@ export async function openProvisionerKey(provisioner: JwkTokenProvisioner, passw
       hint: "its private key is not in ca.json: add it with 'ca provisioner add NAME --type JWK --private-key FILE'",
     });
   }
+  // Loaded here, not at the top: a run with a ready-made --token never needs a JOSE library.
+  const { decryptJwk, jwkThumbprint, publicJwkOf } = await import('../pki/jwk.js');
   const privateJwk = await decryptJwk(provisioner.encryptedKey, password, where);
   const publicKey = provisioner.key as Jwk | undefined;
   if (publicKey && typeof publicKey.kty === 'string' && (await jwkThumbprint(publicJwkOf(privateJwk))) !== (await jwkThumbprint(publicKey))) {
@@ -110,6 +111,7 @@ export async function makeJwkToken(req: JwkTokenRequest): Promise<string> {
   const kid = (req.provisioner.key as Jwk | undefined)?.kid ?? privateJwk.kid;
   const claims: Record<string, unknown> = { sha: req.rootFingerprint };
   if (!revoke) claims.sans = req.sans?.length ? req.sans : [req.subject];
+  const [{ SignJWT }, { privateKeyOf, signatureAlgorithm }] = await Promise.all([import('jose'), import('../pki/jwk.js')]);
   return new SignJWT(claims)
     .setProtectedHeader({ alg: signatureAlgorithm(privateJwk), kid, typ: 'JWT' })
     .setIssuer(req.provisioner.name)

@@ -92,7 +92,7 @@ export function ipAddressBytes(text: string): Uint8Array {
 }
 
 /** GeneralNames in the order given; Go orders them DNS, email, IP, URI, and callers list them so. */
-function subjectAltNameValue(names: readonly SubjectAltName[]): Uint8Array {
+export function subjectAltNameValue(names: readonly SubjectAltName[]): Uint8Array {
   return encodeSequence(names.map((n) => encodeTlv(SAN_TAGS[n.type], n.type === 'ip' ? ipAddressBytes(n.value) : ascii.encode(n.value))));
 }
 

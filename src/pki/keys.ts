@@ -1,6 +1,8 @@
-import { createPrivateKey, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomBytes, webcrypto, type KeyObject } from 'node:crypto';
 import { CaError } from '../errors.js';
-import { subtle } from './crypto.js';
+
+// Node's WebCrypto, not @peculiar/x509's registration of it: nothing here should load an X.509 library.
+const subtle = webcrypto.subtle;
 
 export type KeyType = 'EC' | 'RSA' | 'OKP';
 export type Curve = 'P-256' | 'P-384' | 'P-521' | 'Ed25519';

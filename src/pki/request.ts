@@ -1,6 +1,10 @@
 import { UsageError } from '../errors.js';
-import { x509 } from './crypto.js';
-import { exportPkcs8, generateKeyPair, plainPrivateKeyPem, signingAlgorithm, type Curve, type KeySpec, type KeyType } from './keys.js';
+import { generateKeyPairSync, sign, type KeyPairKeyObjectResult } from 'node:crypto';
+import { commonNameDer, encodeExtension, encodeOid, subjectAltNameValue } from './certificate.js';
+import type { SubjectAltName } from './csr.js';
+import { TAG, encodeInteger, encodeSequence, encodeTlv } from './der.js';
+import { toPem } from './pem.js';
+import { plainPrivateKeyPem, type Curve, type KeySpec, type KeyType } from './keys.js';
 import { sanByLook } from './names.js';
 
 /** The identity in an OIDC ID token that a certificate request is built from. */
@@ -61,15 +65,46 @@ export function keySpecFromFlags(kty = 'EC', curve?: string, size?: number): Key
   throw new UsageError(`invalid value '${kty}' for flag '--kty'; options are EC, RSA, OKP`);
 }
 
-/** A fresh key pair and a CSR signed with it. The key never leaves this machine. */
+/** A fresh key pair of the spec, made by node:crypto. */
+function newKeyPair(spec: KeySpec): KeyPairKeyObjectResult {
+  if (spec.kty === 'EC') return generateKeyPairSync('ec', { namedCurve: spec.curve ?? 'P-256' });
+  if (spec.kty === 'RSA') return generateKeyPairSync('rsa', { modulusLength: spec.size ?? 2048 });
+  return generateKeyPairSync('ed25519');
+}
+
+const EXTENSION_REQUEST = encodeOid('1.2.840.113549.1.9.14');
+const SUBJECT_ALT_NAME = '2.5.29.17';
+
+/** How the request is signed, as Go signs with each key: the curve's hash for ECDSA, SHA-256 with RSA. */
+function requestSignature(spec: KeySpec): { digest: string | null; algorithm: Uint8Array } {
+  if (spec.kty === 'EC') {
+    const [digest, oid] = spec.curve === 'P-384' ? ['sha384', '1.2.840.10045.4.3.3'] : spec.curve === 'P-521' ? ['sha512', '1.2.840.10045.4.3.4'] : ['sha256', '1.2.840.10045.4.3.2'];
+    return { digest: digest as string, algorithm: encodeSequence([encodeOid(oid as string)]) };
+  }
+  if (spec.kty === 'RSA') return { digest: 'sha256', algorithm: encodeSequence([encodeOid('1.2.840.113549.1.1.11'), Uint8Array.of(TAG.NULL, 0)]) };
+  return { digest: null, algorithm: encodeSequence([encodeOid('1.3.101.112')]) };
+}
+
+/**
+ * A fresh key pair and a CSR signed with it (PKCS #10, encoded by hand like our certificates,
+ * so the CLI does not load an X.509 library to make one). The key never leaves this machine.
+ *
+ *   CertificationRequestInfo ::= SEQUENCE { version 0, subject, subjectPKInfo, attributes [0] }
+ */
 export async function createKeyAndRequest(spec: KeySpec, names: RequestNames): Promise<{ csrPem: string; keyPem: string }> {
-  const keys = await generateKeyPair(spec);
-  const extensions = names.sans.length ? [new x509.SubjectAlternativeNameExtension(names.sans, false)] : [];
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-    name: [{ CN: [names.commonName] }],
-    keys,
-    signingAlgorithm: signingAlgorithm(keys.privateKey),
-    extensions,
-  });
-  return { csrPem: csr.toString('pem'), keyPem: plainPrivateKeyPem(await exportPkcs8(keys.privateKey)) };
+  const { publicKey, privateKey } = newKeyPair(spec);
+  const sans: SubjectAltName[] = names.sans.map((n) => ({ type: n.type === 'url' ? 'uri' : n.type, value: n.value }));
+  const attributes = sans.length
+    ? [encodeSequence([EXTENSION_REQUEST, encodeTlv(TAG.SET, encodeSequence([encodeExtension(SUBJECT_ALT_NAME, false, subjectAltNameValue(sans))]))])]
+    : [];
+  const info = encodeSequence([
+    encodeInteger(0),
+    commonNameDer(names.commonName),
+    new Uint8Array(publicKey.export({ format: 'der', type: 'spki' })),
+    encodeTlv(0xa0, attributes.length ? attributes[0] as Uint8Array : new Uint8Array(0)),
+  ]);
+  const { digest, algorithm } = requestSignature(spec);
+  const signature = sign(digest, info, privateKey);
+  const csr = encodeSequence([info, algorithm, encodeTlv(TAG.BIT_STRING, Buffer.concat([Uint8Array.of(0), signature]))]);
+  return { csrPem: toPem('CERTIFICATE REQUEST', csr), keyPem: plainPrivateKeyPem(new Uint8Array(privateKey.export({ format: 'der', type: 'pkcs8' }))) };
 }

@@ -12,7 +12,10 @@ import { resolveCaTarget, type CaTarget } from '../../client/target.js';
 import { chainPem, type RemoteProvisioner } from '../../client/ca-client.js';
 import { checkTokenProvisioner, isJwkProvisioner, readGivenToken, type GivenToken } from '../../client/provisioners.js';
 import { classifyName, createKeyAndRequest, keySpecFromFlags, oidcRequestNames, type RequestNames, type TokenIdentity } from '../../pki/request.js';
-import { x509 } from '../../pki/crypto.js';
+import { findExtension } from '../../pki/inspect/extensions.js';
+import { parseCertificate } from '../../pki/inspect/model.js';
+import { commonName } from '../../pki/inspect/names.js';
+import { parsePem, type PemBlock } from '../../pki/pem.js';
 import { missingError, pickProvisioner, planToken, tokenFrom, type Missing, type TokenCtx, type TokenPlan, type TokenRequest } from '../token-flow.js';
 
 export interface CertificateOptions {
@@ -190,21 +193,21 @@ export async function certificateRun(opts: CertificateOptions, ctx: CertificateC
   success(ctx.io, 'Certificate', opts.crtFile);
   success(ctx.io, 'Private Key', opts.keyFile);
 
-  const leaf = new x509.X509Certificate(signed.crt);
+  const leaf = parseCertificate((parsePem(signed.crt, 'the CA\'s answer')[0] as PemBlock).der);
   status(ctx.io, `The certificate expires at ${leaf.notAfter.toISOString().replace(/\.000Z$/, 'Z')} (${timeLeft(leaf.notAfter.getTime() - ctx.now().getTime())}); to keep it fresh, run:`);
   status(ctx.io, `  ca renew --daemon ${shellWord(opts.crtFile)} ${shellWord(opts.keyFile)}`);
 
   if (opts.json) {
-    const san = leaf.getExtension(x509.SubjectAlternativeNameExtension);
+    const san = findExtension(leaf.extensions, 'subjectAltName');
     result(
       ctx.io,
       JSON.stringify(
         {
           certificate: opts.crtFile,
           key: opts.keyFile,
-          serial: BigInt(`0x${leaf.serialNumber}`).toString(10),
-          subject: leaf.subjectName.getField('CN')[0] ?? '',
-          sans: san ? san.names.items.map((n) => n.value) : [],
+          serial: leaf.serial.toString(10),
+          subject: commonName(leaf.subject),
+          sans: (san?.names ?? []).flatMap((n) => ('value' in n && typeof n.value === 'string' ? [n.value] : [])),
           notBefore: leaf.notBefore.toISOString(),
           notAfter: leaf.notAfter.toISOString(),
           provisioner: provisioner?.name ?? (kind === 'jwk' ? String(claims.iss ?? '') : undefined),
