@@ -72,7 +72,7 @@ export async function buildAuthority(opts: AuthorityOptions): Promise<Authority>
   const jwkContext = { now: opts.now, globalClaims, audiences: caAudiences(dnsNamesOf(config)), rootFingerprints: roots.map((r) => r.fingerprint) };
   const jwks = listed.filter(isJwk).map((p) => new JwkProvisioner(p, jwkContext));
   const ctx: OidcContext = { fetch: opts.fetch, now: opts.now, log: opts.log, globalClaims };
-  const oidcs = await prepareAll(listed.filter(isOidc), ctx);
+  const oidcs = await prepareAll(listed.filter(isOidc), ctx, opts.discoverInBackground === true);
   const index: ProvisionerIndex = {
     byClientId: new Map(oidcs.map((p) => [p.clientId, p])),
     jwkByName: new Map(jwks.map((p) => [p.name, p])),
@@ -110,8 +110,8 @@ export async function buildAuthority(opts: AuthorityOptions): Promise<Authority>
 }
 
 /** Prepare every OIDC provisioner at once; if one is misconfigured, stop the others' retries and fail. */
-async function prepareAll(provisioners: OidcProvisionerJson[], ctx: OidcContext): Promise<OidcProvisioner[]> {
-  const settled = await Promise.allSettled(provisioners.map((p) => OidcProvisioner.prepare(p, ctx)));
+async function prepareAll(provisioners: OidcProvisionerJson[], ctx: OidcContext, background: boolean): Promise<OidcProvisioner[]> {
+  const settled = await Promise.allSettled(provisioners.map((p) => OidcProvisioner.prepare(p, ctx, { background })));
   const ready = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed) {
@@ -123,7 +123,7 @@ async function prepareAll(provisioners: OidcProvisionerJson[], ctx: OidcContext)
 }
 
 function listing(json: ProvisionerJson, prepared: Provisioner | undefined): ListedProvisioner {
-  if (!prepared || prepared.ready) return { ...json };
+  if (prepared?.stateReason === undefined) return { ...json };
   return { ...json, state: 'Uninitialized', stateReason: prepared.stateReason ?? '' };
 }
 

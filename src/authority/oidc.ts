@@ -60,6 +60,8 @@ export interface OidcIdentity {
 
 type State =
   | { kind: 'ready'; issuer: string; keys: KeySet }
+  /** The first discovery is under way (in the background): tokens wait for it. */
+  | { kind: 'starting'; done: Promise<void> }
   | { kind: 'uninitialized'; reason: string };
 
 export class OidcProvisioner implements Provisioner {
@@ -91,24 +93,33 @@ export class OidcProvisioner implements Provisioner {
   /**
    * Prepare a provisioner: discovery and keys. Never throws for the IdP's sake (the provisioner
    * is then Uninitialized and retries by itself); throws a CaError for bad claims, which are
-   * the configuration's fault.
+   * the configuration's fault. With `background`, it returns at once and the discovery goes on
+   * behind it (a server need not wait for every IdP before it serves anything); tokens for it
+   * wait for that first attempt.
    */
-  static async prepare(json: OidcProvisionerJson, ctx: OidcContext): Promise<OidcProvisioner> {
+  static async prepare(json: OidcProvisionerJson, ctx: OidcContext, opts: { background?: boolean } = {}): Promise<OidcProvisioner> {
     const provisioner = new OidcProvisioner(json, ctx);
     const missing = (['name', 'clientID', 'configurationEndpoint'] as const).find((field) => !json[field]);
     if (missing) {
       provisioner.fail(`${missing} cannot be empty`, false);
       return provisioner;
     }
-    await provisioner.start();
+    const done = provisioner.start();
+    if (opts.background) provisioner.state = { kind: 'starting', done };
+    else await done;
     return provisioner;
+  }
+
+  /** Resolves once the first discovery attempt is over, whatever came of it. */
+  async started(): Promise<void> {
+    if (this.state.kind === 'starting') await this.state.done;
   }
 
   get ready(): boolean {
     return this.state.kind === 'ready';
   }
 
-  /** Why the provisioner is not usable, or undefined when it is. */
+  /** Why the provisioner is not usable, or undefined when it is (or is still starting). */
   get stateReason(): string | undefined {
     return this.state.kind === 'uninitialized' ? this.state.reason : undefined;
   }
@@ -146,9 +157,10 @@ export class OidcProvisioner implements Provisioner {
    * CaError whose message says exactly what failed.
    */
   async identify(token: string, jws: DecodedJws): Promise<OidcIdentity> {
+    await this.started();
     const state = this.state;
     if (state.kind !== 'ready') {
-      throw unauthorized(`provisioner "${this.name}" is disabled due to an initialization error: ${state.reason}`);
+      throw unauthorized(`provisioner "${this.name}" is disabled due to an initialization error: ${this.stateReason ?? 'not started'}`);
     }
     checkNumericDates(jws.claims);
     const header = { alg: typeof jws.header.alg === 'string' ? jws.header.alg : '', kid: typeof jws.header.kid === 'string' ? jws.header.kid : undefined };
@@ -199,7 +211,7 @@ export class OidcProvisioner implements Provisioner {
 
   private fail(reason: string, retry: boolean): void {
     if (this.closed) return;
-    const first = this.state.kind === 'uninitialized' && this.retries === 0;
+    const first = this.state.kind !== 'ready' && this.retries === 0;
     this.state = { kind: 'uninitialized', reason };
     if (first) {
       this.ctx.log({ level: 'error', msg: `failed to initialize OIDC provisioner "${this.name}": ${reason}`, provisioner: this.name });

@@ -113,4 +113,9 @@ export interface AuthorityOptions {
   log: (event: Record<string, unknown>) => void;
   /** When the CA process started (default: now); tokens issued before it are refused. Reloads pass the same time. */
   startedAt?: Date;
+  /**
+   * Do not wait for the IdPs' discovery documents and keys: serve at once, and let tokens for an
+   * OIDC provisioner wait for its first discovery (the server; tests and tools wait instead).
+   */
+  discoverInBackground?: boolean;
 }

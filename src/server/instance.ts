@@ -79,7 +79,11 @@ interface Built {
   notAfter: Date;
 }
 
-async function build(config: CaConfigJson, store: Store, opts: InstanceOptions): Promise<Built> {
+/**
+ * A generation from a configuration. At start (`atStart`) the IdPs' discovery runs behind it, so
+ * the CA serves at once; a reload waits for it instead, while the old generation keeps serving.
+ */
+async function build(config: CaConfigJson, store: Store, opts: InstanceOptions, atStart = false): Promise<Built> {
   const tls = tlsSettingsFrom(config, opts.configPath);
   parseListenAddress(config.address, opts.configPath);
   const authority = await buildAuthority({
@@ -92,6 +96,7 @@ async function build(config: CaConfigJson, store: Store, opts: InstanceOptions):
     store,
     log: opts.log,
     startedAt: opts.startedAt,
+    discoverInBackground: atStart,
   });
   try {
     const credentials = await authority.issueServerCertificate();
@@ -131,7 +136,7 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
   const store = await openStore(opts.config, opts.caPath, { log });
   let first: Built;
   try {
-    first = await build(opts.config, store, opts);
+    first = await build(opts.config, store, opts, true);
   } catch (err) {
     await store.close();
     throw err;

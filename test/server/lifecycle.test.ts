@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
-import { connect } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startIdp, type TestIdp } from '../fixtures/idp.js';
 import { runCli } from '../helpers/run-cli.js';
@@ -135,6 +135,27 @@ describe('ca serve: start, stop, restart', () => {
       await store.close();
     }
   });
+  test('an IdP that does not answer does not hold up serving: /health and the other provisioners work at once', async (t) => {
+    // A discovery endpoint that accepts connections and never answers (a firewalled IdP).
+    const held: import('node:net').Socket[] = [];
+    const blackhole = createServer((socket) => void held.push(socket));
+    await new Promise<void>((resolve) => blackhole.listen(0, '127.0.0.1', resolve));
+    t.after(() => {
+      held.forEach((s) => s.destroy());
+      blackhole.close();
+    });
+    const port = (blackhole.address() as AddressInfo).port;
+    await home.cli(['provisioner', 'add', 'Stuck', '--client-id', 'stuck-client', '--configuration-endpoint', `http://127.0.0.1:${port}/.well-known/openid-configuration`, '--no-check']);
+    t.after(() => home.cli(['provisioner', 'remove', 'Stuck']));
+    const server = await startServe(home, { workers: 1 });
+    t.after(() => server.stop());
+    const health = await server.request('GET', '/health');
+    assert.equal(health.status, 200);
+    assert.ok(held.length >= 1 && held.every((s) => !s.destroyed), 'the discovery request is still waiting for the IdP');
+    const signed = await server.request('POST', '/1.0/sign', { body: signJson(await makeCsr(), await mintToken(idp)), headers: { 'content-type': 'application/json' } });
+    assert.equal(signed.status, 201, `${PROVISIONER} does not wait for the stuck IdP: ${signed.body}`);
+  });
+
   test('without a db, one process serves, so that a token is still used only once', async () => {
     const saved = await readCaConfig(home.configPath);
     await editConfig(home, (config) => {
