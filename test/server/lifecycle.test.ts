@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startIdp, type TestIdp } from '../fixtures/idp.js';
 import { runCli } from '../helpers/run-cli.js';
@@ -137,7 +137,7 @@ describe('ca serve: start, stop, restart', () => {
   });
   test('an IdP that does not answer does not hold up serving: /health and the other provisioners work at once', async (t) => {
     // A discovery endpoint that accepts connections and never answers (a firewalled IdP).
-    const held: import('node:net').Socket[] = [];
+    const held: Socket[] = [];
     const blackhole = createServer((socket) => void held.push(socket));
     await new Promise<void>((resolve) => blackhole.listen(0, '127.0.0.1', resolve));
     t.after(() => {
