@@ -14,6 +14,7 @@ import { openStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import { Generation, publish } from './generation.js';
 import { createClientErrorListener, createRequestListener } from './http.js';
+import { listenError } from './listen.js';
 import type { JsonLog } from './log.js';
 import { checkSameDatabase } from './reload.js';
 import { parseListenAddress, secureContextOptions, tlsSettingsFrom } from './tls.js';
@@ -189,7 +190,7 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
   } catch (err) {
     current.retire();
     await store.close();
-    throw err;
+    throw (await listenError(err, address.host, opts.port ?? address.port, opts.configPath)) ?? err;
   }
   useCertificate(first.secure, first.notAfter);
   const port = (server.address() as AddressInfo).port;
