@@ -112,3 +112,33 @@ export function describe(err: unknown): string {
   }
   return String(err);
 }
+
+/** What a file system error means, in words: no errno code, no path (the message names it once). */
+export function fileProblem(err: unknown): string {
+  switch ((err as NodeJS.ErrnoException | undefined)?.code) {
+    case 'ENOENT':
+      return 'no such file or directory';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'it is a directory, not a file';
+    case 'ENOTDIR':
+      return 'a part of the path is a file, not a directory';
+    case 'EEXIST':
+      return 'a file is in the way';
+    case 'EROFS':
+      return 'the file system is read-only';
+    case 'ENOSPC':
+      return 'no space left on the device';
+    case 'ELOOP':
+      return 'too many levels of symbolic links';
+    case 'ENAMETOOLONG':
+      return 'the name is too long';
+    case 'EMFILE':
+    case 'ENFILE':
+      return 'too many open files';
+    default:
+      return describe(err);
+  }
+}

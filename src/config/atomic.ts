@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, linkSync, openSync, unlinkSync, writeSync } from 'node:fs';
-import { link, open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { CaError, describe } from '../errors.js';
+import { CaError, fileProblem } from '../errors.js';
 
 /**
  * Replace a file's content in one step: write a temporary file beside it, fsync, rename over it.
@@ -30,7 +30,7 @@ export async function writeFilesAtomic(files: { path: string; data: string | Uin
       await rename(tmp, path);
     } catch (err) {
       await unlink(tmp).catch(() => undefined);
-      throw new CaError('ERR_FILE_IO', `cannot write ${path}: ${describe(err)}`, { cause: err });
+      throw new CaError('ERR_FILE_IO', `cannot write ${path}: ${fileProblem(err)}`, { cause: err });
     }
     syncDir(dirname(path));
   }
@@ -59,7 +59,7 @@ async function stage(path: string, data: string | Uint8Array, mode?: number): Pr
     return tmp;
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
-    throw new CaError('ERR_FILE_IO', `cannot write ${path}: ${describe(err)}`, { cause: err });
+    throw new CaError('ERR_FILE_IO', `cannot write ${path}: ${fileProblem(err)}`, { cause: err });
   }
 }
 
@@ -240,7 +240,7 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T>, opts: 
     try {
       if (createLock(lockPath)) break;
     } catch (err) {
-      throw new CaError('ERR_FILE_IO', `cannot lock ${path}: ${describe(err)}`, { cause: err });
+      throw new CaError('ERR_FILE_IO', `cannot lock ${path}: ${fileProblem(err)}`, { cause: err });
     }
     const seen = await seeLock(lockPath);
     if (seen && lockIsStale(seen, stale)) {
@@ -266,6 +266,19 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T>, opts: 
 function ownerOf(seen: LockSeen): string {
   const pid = /^(\d+)\s/.exec(`${seen.text}\n`)?.[1];
   return pid ? `pid ${pid}` : 'no owner recorded';
+}
+
+/**
+ * `mkdir -p` with `mode` (with `setMode`, also on a directory that exists, whatever the umask):
+ * a CaError naming the directory and why when it cannot (a file in the way, no permission).
+ */
+export async function makeDirectory(dir: string, mode: number, opts: { setMode?: boolean; hint?: string } = {}): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode });
+    if (opts.setMode) await chmod(dir, mode);
+  } catch (err) {
+    throw new CaError('ERR_FILE_IO', `cannot create the directory ${dir}: ${fileProblem(err)}`, { cause: err, hint: opts.hint });
+  }
 }
 
 /** Write a new file that must not exist yet (exclusive create), with the given mode. */

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { CaError, describe } from '../errors.js';
+import { CaError, fileProblem } from '../errors.js';
 import { withFileLock, writeFileAtomic } from './atomic.js';
+import { parseJsonFile } from './json.js';
 import { formatDuration, tryParseDuration } from './duration.js';
 
 /**
@@ -50,8 +51,9 @@ export interface CaConfigJson {
 /** step-ca's global claim defaults for X.509 (ms). */
 export const GLOBAL_TLS_CLAIMS = { min: 5 * 60_000, max: 24 * 3_600_000, default: 24 * 3_600_000 };
 
+/** A ca.json that parses but is wrong. The hint never suggests 'ca init --force': that would replace the CA's keys. */
 export function invalidConfig(path: string, detail: string): CaError {
-  return new CaError('ERR_CONFIG_INVALID', `${path}: ${detail}`, { hint: `fix ${path} by hand, or recreate it with 'ca init --force'` });
+  return new CaError('ERR_CONFIG_INVALID', `${path}: ${detail}`, { hint: `fix ${path} by hand` });
 }
 
 /** Read and parse ca.json; a missing file or bad JSON is a clear error naming the file. */
@@ -65,25 +67,51 @@ export async function readCaConfig(path: string): Promise<CaConfigJson> {
         hint: "run 'ca init' first, or point --ca-config (or $CA_PATH) at an existing ca.json",
       });
     }
-    throw new CaError('ERR_FILE_IO', `cannot read ${path}: ${describe(err)}`, { cause: err });
+    throw new CaError('ERR_FILE_IO', `cannot read the CA configuration ${path}: ${fileProblem(err)}`, {
+      cause: err,
+      hint: 'point --ca-config (or $CA_PATH) at a readable ca.json',
+    });
   }
   return parseCaConfig(text, path);
 }
 
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Parse ca.json: JSON (a syntax error points at its line and column), an object, and the parts
+ * every command walks shaped as step-ca requires (`authority` an object, each provisioner an
+ * object with a `type` and a `name`), so no command trips over them later.
+ */
 export function parseCaConfig(text: string, path: string): CaConfigJson {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    throw invalidConfig(path, `not valid JSON (${describe(err)})`);
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalidConfig(path, 'expected a JSON object');
+  const value = parseJsonFile(text, path);
+  if (!isObject(value)) throw invalidConfig(path, `expected a JSON object ({...}), found ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}`);
   const config = value as CaConfigJson;
-  const provisioners = config.authority?.provisioners;
-  if (provisioners !== undefined && provisioners !== null && !Array.isArray(provisioners)) {
-    throw invalidConfig(path, '"authority.provisioners" must be an array');
-  }
+  const authority: unknown = config.authority;
+  if (authority === undefined || authority === null) return config;
+  if (!isObject(authority)) throw invalidConfig(path, '"authority" must be an object');
+  const provisioners = authority.provisioners;
+  if (provisioners === undefined || provisioners === null) return config;
+  if (!Array.isArray(provisioners)) throw invalidConfig(path, '"authority.provisioners" must be an array');
+  provisioners.forEach((p: unknown, i) => {
+    if (!isObject(p) || typeof p.type !== 'string' || p.type === '' || typeof p.name !== 'string') {
+      throw invalidConfig(path, `"authority.provisioners[${i}]" must be an object with a "type" and a "name"`);
+    }
+  });
   return config;
+}
+
+/**
+ * Refuse a ca.json that is not a CA's (`{}`, another program's JSON): one that `ca init` or `step
+ * ca init` wrote names its root, intermediate certificate and key.
+ */
+export function requireCaConfig(config: CaConfigJson, path: string): void {
+  const named = (v: unknown): boolean => (typeof v === 'string' && v !== '') || (Array.isArray(v) && v.length > 0);
+  const missing = (['root', 'crt', 'key'] as const).filter((field) => !named(config[field]));
+  if (missing.length > 0) {
+    throw new CaError('ERR_CONFIG_INVALID', `${path} is not a CA configuration: it has no ${missing.map((f) => `"${f}"`).join(', ')}`, {
+      hint: "point --ca-config (or $CA_PATH) at the ca.json that 'ca init' wrote, or run 'ca init' to create a CA",
+    });
+  }
 }
 
 /** ca.json as step writes it: tab indentation, trailing newline. */

@@ -155,7 +155,7 @@ test('20 concurrent ca provisioner add processes lose no update', async (t) => {
 });
 
 test('--ca-config points at another file', async (t) => {
-  const d = await testdir({ 'elsewhere.json': { authority: { provisioners: [] } } });
+  const d = await testdir({ 'elsewhere.json': { root: 'r.crt', crt: 'i.crt', key: 'i_key', authority: { provisioners: [] } } });
   t.after(d.cleanup);
   const res = await runCli(['provisioner', 'add', 'G', '--client-id', 'c', '--configuration-endpoint', GOOGLE, '--no-check', '--ca-config', d.path('elsewhere.json')], {
     env: { CA_PATH: d.path('unused') },

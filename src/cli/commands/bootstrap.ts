@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Command, Option } from 'commander';
 import { CaError, UsageError } from '../../errors.js';
 import type { Ctx } from '../context.js';
 import { status } from '../output.js';
-import { writeFileAtomic } from '../../config/atomic.js';
+import { makeDirectory, writeFileAtomic } from '../../config/atomic.js';
 import { CaClient } from '../../client/ca-client.js';
 import { makeFetch } from '../../client/http.js';
 import { defaultsPath, normalizeCaUrl } from '../../client/target.js';
@@ -37,7 +37,7 @@ async function writeChecked(path: string, content: string, mode: number, force: 
     const yes = await ctx.prompter.confirm(`Would you like to overwrite ${path}?`, { flag: '--force' });
     if (!yes) throw new CaError('ERR_FILE_EXISTS', `${path} already exists`, { hint: 'pass --force to overwrite it' });
   }
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  await makeDirectory(dirname(path), 0o700, { hint: `set $CA_PATH to a directory you can write` });
   await writeFileAtomic(path, content, mode);
 }
 

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { CaError, UsageError } from '../../errors.js';
 import type { Ctx } from '../context.js';
@@ -9,7 +8,7 @@ import { status, success } from '../output.js';
 import { caLayout, type CaLayout } from '../../config/paths.js';
 import { serializeCaConfig, type CaConfigJson } from '../../config/ca-config.js';
 import { checkListenAddress } from '../../config/provisioner.js';
-import { writeFileAtomic } from '../../config/atomic.js';
+import { makeDirectory, writeFileAtomic } from '../../config/atomic.js';
 import { createCaPair } from '../../pki/ca.js';
 import { encryptPrivateKey } from '../../pki/keys.js';
 import { fingerprint } from '../../pki/fingerprint.js';
@@ -122,10 +121,8 @@ export async function initRun(opts: InitOptions, ctx: InitCtx): Promise<void> {
     ],
   ];
 
-  for (const dir of [layout.base, layout.certsDir, layout.secretsDir, layout.configDir, layout.dbDir]) {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    await chmod(dir, 0o700);
-  }
+  const hint = `set $CA_PATH to a directory you can write (now ${layout.base})`;
+  for (const dir of [layout.base, layout.certsDir, layout.secretsDir, layout.configDir, layout.dbDir]) await makeDirectory(dir, 0o700, { setMode: true, hint });
   for (const [path, content] of files) await writeFileAtomic(path, content, 0o600);
 
   status(ctx.io);

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
-import { CaError, UsageError, describe } from '../../errors.js';
+import { CaError, UsageError, fileProblem } from '../../errors.js';
 import type { Ctx } from '../context.js';
 import { parsePem } from '../../pki/pem.js';
 import { inspect, type InspectFormat } from '../../pki/inspect/index.js';
@@ -24,7 +24,7 @@ export async function readInput(file: string, ctx: Pick<Ctx, 'io'>): Promise<Buf
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new CaError('ERR_FILE_NOT_FOUND', `file ${file} does not exist`);
-    throw new CaError('ERR_FILE_IO', `cannot read ${file}: ${describe(err)}`, { cause: err });
+    throw new CaError('ERR_FILE_IO', `cannot read ${file}: ${fileProblem(err)}`, { cause: err });
   }
 }
 

@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { UsageError } from '../../../errors.js';
 import type { Ctx } from '../../context.js';
 import { caConfigOption, caConfigPath } from '../../flags.js';
-import { editCaConfig, provisionersOf, readCaConfig } from '../../../config/ca-config.js';
+import { editCaConfig, provisionersOf, readCaConfig, requireCaConfig } from '../../../config/ca-config.js';
 import { newOidcProvisioner, STEP_PROVISIONER_TYPES, validateOidcProvisioner, type OidcChanges } from '../../../config/provisioner.js';
 import { checkOidcEndpoint } from '../../../authority/discovery.js';
 import { addOidcFlags, changesFromFlags, type OidcFlagValues } from './oidc-flags.js';
@@ -36,9 +36,11 @@ export async function addRun(opts: AddOptions, ctx: AddCtx): Promise<void> {
   const provisioner = newOidcProvisioner(opts.name, opts.changes);
   // Fail fast on what the file alone can tell, before touching the network.
   const before = await readCaConfig(opts.configPath);
+  requireCaConfig(before, opts.configPath);
   validateOidcProvisioner(provisioner, provisionersOf(before), before.authority?.claims);
   if (opts.check) await checkOidcEndpoint(provisioner.name, provisioner.configurationEndpoint, { fetch: ctx.fetch });
   await editCaConfig(opts.configPath, (config) => {
+    requireCaConfig(config, opts.configPath);
     const list = provisionersOf(config);
     validateOidcProvisioner(provisioner, list, config.authority?.claims); // again: another process may have added one
     list.push(provisioner);
