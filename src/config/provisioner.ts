@@ -179,6 +179,42 @@ export function checkListenAddress(value: string, flag = '--listen-address'): vo
   }
 }
 
+/**
+ * The hosts a login callback may listen on: this machine's loopback, where the browser returns
+ * (an empty host, as in step's ":10000", means loopback; `localhost`; 127.x.x.x; `[::1]`).
+ */
+export function isLoopbackListenHost(host: string): boolean {
+  const h = host.toLowerCase();
+  return h === '' || h === 'localhost' || h === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/**
+ * A login callback address: `host:port` on a loopback host. It is where the browser returns on
+ * each user's machine, so any other host (the CA's, 10.0.0.1, 0.0.0.0) breaks every login.
+ */
+export function checkLoopbackListenAddress(value: string, flag = '--listen-address'): void {
+  checkListenAddress(value, flag);
+  const colon = value.lastIndexOf(':');
+  const port = value.slice(colon + 1);
+  if (!isLoopbackListenHost(value.slice(0, colon))) {
+    throw new UsageError(`invalid value '${value}' for flag '${flag}': the login callback listens on a loopback address only (on each user's machine)`, {
+      hint: `use 127.0.0.1:${port}, localhost:${port} or :${port} (the browser returns to this address on the machine it runs on, not to the CA)`,
+    });
+  }
+}
+
+/**
+ * With --no-check nothing fetches the endpoint, and step-ca adds /.well-known/openid-configuration
+ * to a path without it: only the discovery document's own URL is certain to work.
+ */
+export function checkUncheckedEndpoint(endpoint: string): void {
+  const url = new URL(endpoint);
+  if (url.pathname.endsWith('/.well-known/openid-configuration') && url.search === '' && url.hash === '') return;
+  throw new UsageError(`invalid value '${endpoint}' for flag '--configuration-endpoint': with --no-check it must be the discovery document's URL, ending in /.well-known/openid-configuration`, {
+    hint: `pass ${discoveryUrl(`${url.origin}${url.pathname}`)} if that is the provider's, or drop --no-check to have it fetched and checked`,
+  });
+}
+
 function checkAuthParams(params: string[] | undefined): void {
   for (const p of params ?? []) {
     if (!/^[^=\s]+=/.test(p)) {
@@ -200,7 +236,7 @@ export function validateOidcProvisioner(p: OidcProvisionerJson, others: Provisio
   if (!p.clientID) throw new UsageError(`'--type OIDC' requires the '--client-id' flag`);
   if (!p.configurationEndpoint) throw new UsageError(`'--type OIDC' requires the '--configuration-endpoint' flag`);
   checkConfigurationEndpoint(p.configurationEndpoint);
-  if (p.listenAddress) checkListenAddress(p.listenAddress);
+  if (p.listenAddress) checkLoopbackListenAddress(p.listenAddress);
   checkAuthParams(p.authParams);
   checkNonEmpty(p.admins, '--admin');
   checkNonEmpty(p.domains, '--domain');

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { CaError, UsageError, describe } from '../errors.js';
-import { checkListenAddress } from '../config/provisioner.js';
+import { CaError, describe } from '../errors.js';
+import { checkLoopbackListenAddress } from '../config/provisioner.js';
 import { failurePage, successPage } from './pages.js';
 
 /**
@@ -30,7 +30,7 @@ export interface ListenTarget {
  */
 export function listenTarget(listen: string | undefined, flag = '--listen'): ListenTarget {
   if (listen === undefined || listen === '') return { bindHost: '127.0.0.1', port: 0, redirectHost: '127.0.0.1' };
-  checkListenAddress(listen, flag);
+  checkLoopbackListenAddress(listen, flag);
   const colon = listen.lastIndexOf(':');
   const host = listen.slice(0, colon);
   const port = Number(listen.slice(colon + 1));
@@ -38,10 +38,7 @@ export function listenTarget(listen: string | undefined, flag = '--listen'): Lis
   if (lower === '') return { bindHost: '127.0.0.1', port, redirectHost: '127.0.0.1' };
   if (lower === 'localhost') return { bindHost: '127.0.0.1', port, redirectHost: 'localhost' };
   if (lower === '[::1]') return { bindHost: '::1', port, redirectHost: '[::1]' };
-  if (/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(lower)) return { bindHost: lower, port, redirectHost: lower };
-  throw new UsageError(`invalid value '${listen}' for flag '${flag}': the login callback listens on this machine's loopback address only`, {
-    hint: `use 127.0.0.1:${port} or localhost:${port} (the address is on the machine running the browser, not the CA)`,
-  });
+  return { bindHost: lower, port, redirectHost: lower }; // 127.x.x.x
 }
 
 export interface CallbackOptions<T> {

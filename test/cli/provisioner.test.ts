@@ -196,3 +196,48 @@ test('add checks the discovery document and keys of a real OpenID Provider', asy
   assert.equal(notOidc.code, 1);
   assert.match(notOidc.stderr, /HTTP 404/);
 });
+
+test('add and update refuse what would break every login: a non-loopback --listen-address, an unchecked endpoint that is not a discovery URL', async (t) => {
+  const { ca, read } = await setup(t);
+  const original = await read();
+  const cases: [string[], RegExp][] = [
+    [['provisioner', 'add', 'X', '--client-id', 'x', '--configuration-endpoint', GOOGLE, '--no-check', '--listen-address', '10.0.0.1:80'],
+      /ca: invalid value '10\.0\.0\.1:80' for flag '--listen-address': the login callback listens on a loopback address only \(on each user's machine\)\n {2}try: use 127\.0\.0\.1:80, localhost:80 or :80 \(the browser returns to this address on the machine it runs on, not to the CA\)/],
+    [['provisioner', 'add', 'X', '--client-id', 'x', '--configuration-endpoint', GOOGLE, '--no-check', '--listen-address', '0.0.0.0:10000'], /'0\.0\.0\.0:10000' .* loopback address only/],
+    [['provisioner', 'add', 'X', '--client-id', 'x', '--configuration-endpoint', GOOGLE, '--no-check', '--listen-address', 'ca.example.com:443'], /loopback address only/],
+    [['provisioner', 'add', 'X', '--client-id', 'x', '--configuration-endpoint', 'https://accounts.google.com', '--no-check'],
+      /ca: invalid value 'https:\/\/accounts\.google\.com' for flag '--configuration-endpoint': with --no-check it must be the discovery document's URL, ending in \/\.well-known\/openid-configuration\n {2}try: pass https:\/\/accounts\.google\.com\/\.well-known\/openid-configuration if that is the provider's, or drop --no-check/],
+    [['provisioner', 'add', 'X', '--client-id', 'x', '--configuration-endpoint', 'https://idp.example.com/oauth2/authorize', '--no-check'], /with --no-check it must be the discovery document's URL/],
+    [['provisioner', 'add', 'X', '--client-id', 'x', '--configuration-endpoint', 'https://idp.example.com/.well-known/openid-configuration?x=1', '--no-check'], /with --no-check it must be the discovery document's URL/],
+  ];
+  for (const [args, message] of cases) {
+    const res = await ca(...args);
+    assert.equal(res.code, 2, `${args.join(' ')}: ${res.stderr}`);
+    assert.match(res.stderr, message, args.join(' '));
+    assert.equal(await read(), original, `ca.json changed by: ${args.join(' ')}`);
+  }
+  for (const [i, listen] of [':10000', 'localhost:10000', '127.0.0.1:10000', '[::1]:10000', '127.0.0.2:0'].entries()) {
+    const ok = await ca('provisioner', 'add', `L${i}`, '--client-id', `l${i}`, '--configuration-endpoint', GOOGLE, '--no-check', '--listen-address', listen);
+    assert.equal(ok.code, 0, `${listen}: ${ok.stderr}`);
+  }
+  const moved = await ca('provisioner', 'update', 'L0', '--listen-address', '10.0.0.1:80');
+  assert.equal(moved.code, 2);
+  assert.match(moved.stderr, /loopback address only/);
+});
+
+test('update that changes nothing: says so, exit 0, ca.json untouched', async (t) => {
+  const { ca, read, configPath } = await setup(t);
+  assert.equal((await ca('provisioner', 'add', 'G', '--client-id', 'g', '--configuration-endpoint', GOOGLE, '--no-check', '--domain', 'example.com')).code, 0);
+  const before = await read();
+  const mtime = (await stat(configPath)).mtimeMs;
+  for (const args of [['--domain', 'example.com'], ['--client-id', 'g'], []]) {
+    const res = await ca('provisioner', 'update', 'G', ...args);
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(res.stderr, `Nothing to change: provisioner G already has these settings; ${configPath} is untouched.\n`);
+    assert.doesNotMatch(res.stderr, /Success/);
+  }
+  assert.equal(await read(), before);
+  assert.equal((await stat(configPath)).mtimeMs, mtime, 'not even rewritten');
+  const changed = await ca('provisioner', 'update', 'G', '--domain', 'example.org');
+  assert.match(changed.stderr, /Success!/);
+});

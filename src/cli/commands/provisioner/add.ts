@@ -3,7 +3,7 @@ import { UsageError } from '../../../errors.js';
 import type { Ctx } from '../../context.js';
 import { caConfigOption, caConfigPath } from '../../flags.js';
 import { editCaConfig, provisionersOf, readCaConfig, requireCaConfig } from '../../../config/ca-config.js';
-import { newOidcProvisioner, STEP_PROVISIONER_TYPES, validateOidcProvisioner, type OidcChanges } from '../../../config/provisioner.js';
+import { checkUncheckedEndpoint, newOidcProvisioner, STEP_PROVISIONER_TYPES, validateOidcProvisioner, type OidcChanges } from '../../../config/provisioner.js';
 import { checkOidcEndpoint } from '../../../authority/discovery.js';
 import { addOidcFlags, changesFromFlags, type OidcFlagValues } from './oidc-flags.js';
 import { printSaved } from './saved.js';
@@ -39,6 +39,7 @@ export async function addRun(opts: AddOptions, ctx: AddCtx): Promise<void> {
   requireCaConfig(before, opts.configPath);
   validateOidcProvisioner(provisioner, provisionersOf(before), before.authority?.claims);
   if (opts.check) await checkOidcEndpoint(provisioner.name, provisioner.configurationEndpoint, { fetch: ctx.fetch });
+  else checkUncheckedEndpoint(provisioner.configurationEndpoint);
   await editCaConfig(opts.configPath, (config) => {
     requireCaConfig(config, opts.configPath);
     const list = provisionersOf(config);

@@ -5,8 +5,10 @@ import { caConfigOption, caConfigPath, collect } from '../../flags.js';
 import { editCaConfig, provisionersOf, readCaConfig, type CaConfigJson, type ProvisionerJson } from '../../../config/ca-config.js';
 import {
   applyOidcChanges,
+  checkUncheckedEndpoint,
   findProvisioner,
   isOidc,
+  normalizeOidc,
   validateOidcProvisioner,
   type OidcChanges,
   type OidcProvisionerJson,
@@ -14,6 +16,7 @@ import {
 import { checkOidcEndpoint } from '../../../authority/discovery.js';
 import { addOidcFlags, changesFromFlags, type OidcFlagValues } from './oidc-flags.js';
 import { printSaved } from './saved.js';
+import { status } from '../../output.js';
 
 export interface UpdateOptions {
   name: string;
@@ -41,8 +44,13 @@ function updated(config: CaConfigJson, opts: UpdateOptions): { index: number; be
 
 export async function updateRun(opts: UpdateOptions, ctx: UpdateCtx): Promise<void> {
   const { before, after } = updated(await readCaConfig(opts.configPath), opts);
+  if (JSON.stringify(normalizeOidc(before)) === JSON.stringify(after)) {
+    status(ctx.io, `Nothing to change: provisioner ${before.name} already has these settings; ${opts.configPath} is untouched.`);
+    return;
+  }
   const endpointChanged = before.configurationEndpoint !== after.configurationEndpoint || before.tenantID !== after.tenantID;
   if (opts.check && endpointChanged) await checkOidcEndpoint(after.name, after.configurationEndpoint, { fetch: ctx.fetch });
+  if (!opts.check && before.configurationEndpoint !== after.configurationEndpoint) checkUncheckedEndpoint(after.configurationEndpoint);
   await editCaConfig(opts.configPath, (config) => {
     const { index, after: fresh } = updated(config, opts); // against the file as it is now, under the lock
     provisionersOf(config)[index] = fresh;
