@@ -102,6 +102,21 @@ export function missingFlag(flag: string, why = ''): CaError {
   });
 }
 
+/** `'--a'`, `'--a' and '--b'`, `'--a', '--b' and '--c'`. */
+export function listFlags(flags: string[]): string {
+  const quoted = flags.map((f) => `'${f}'`);
+  return quoted.length <= 1 ? (quoted[0] ?? '') : `${quoted.slice(0, -1).join(', ')} and ${quoted[quoted.length - 1] as string}`;
+}
+
+/** Every flag a command needs and could not prompt for, in one error (one run tells all). */
+export function missingFlags(flags: string[]): CaError {
+  if (flags.length === 1) return missingFlag(flags[0] as string);
+  return new CaError('ERR_MISSING_FLAG', `missing the ${listFlags(flags)} flags`, {
+    exitCode: 2,
+    hint: 'pass them, or run the command in a terminal to be asked for them',
+  });
+}
+
 /** Describe any thrown value in one line, for wrapping causes into our own messages. */
 export function describe(err: unknown): string {
   if (err instanceof Error) {

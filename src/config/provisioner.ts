@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { CaError, UsageError } from '../errors.js';
+import { CaError, UsageError, listFlags } from '../errors.js';
 import { effectiveTlsDurations, type Claims, type ProvisionerJson } from './ca-config.js';
 import { formatDuration, parseDuration } from './duration.js';
 
@@ -92,14 +92,19 @@ function normalizedDuration(text: string, flag: string): string {
 
 /** A new OIDC provisioner from `ca provisioner add` flags, as `step ca provisioner add` writes it. */
 export function newOidcProvisioner(name: string, c: OidcChanges): OidcProvisionerJson {
-  if (!c.clientId) throw new UsageError(`'--type OIDC' requires the '--client-id' flag`);
-  if (!c.configurationEndpoint) throw new UsageError(`'--type OIDC' requires the '--configuration-endpoint' flag`);
+  const { clientId, configurationEndpoint } = c;
+  if (!clientId || !configurationEndpoint) {
+    const missing = [clientId ? undefined : '--client-id', configurationEndpoint ? undefined : '--configuration-endpoint'].filter((f) => f !== undefined);
+    throw new UsageError(`'--type OIDC' requires the ${listFlags(missing)} flag${missing.length > 1 ? 's' : ''}`, {
+      hint: 'e.g. --client-id ID --configuration-endpoint https://accounts.google.com/.well-known/openid-configuration',
+    });
+  }
   const base: OidcProvisionerJson = {
     type: 'OIDC',
     name,
-    clientID: c.clientId,
+    clientID: clientId,
     clientSecret: c.clientSecret ?? '',
-    configurationEndpoint: c.configurationEndpoint,
+    configurationEndpoint,
     claims: { enableSSHCA: true, disableRenewal: false, allowRenewalAfterExpiry: false, disableSmallstepExtensions: false },
     options: { x509: {}, ssh: {} },
   };

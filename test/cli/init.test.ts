@@ -92,6 +92,15 @@ test('ca init without a terminal names the missing flag and writes nothing', asy
   assert.equal(noName.code, 2);
   assert.match(noName.stderr, /^ca: missing the '--name' flag/);
   assert.doesNotMatch(noName.stderr, /at .*\.js/, 'no stack trace');
+  const nothing = await runCli(['init'], { env });
+  assert.equal(nothing.code, 2);
+  assert.equal(
+    nothing.stderr,
+    "ca: missing the '--name', '--dns', '--address' and '--password-file' flags\n  try: pass them, or run the command in a terminal to be asked for them\n",
+    'every missing flag in one run',
+  );
+  const two = await runCli(['init', '--name', 'A', '--address', ':8443'], { env });
+  assert.match(two.stderr, /^ca: missing the '--dns' and '--password-file' flags\n/);
   const noPassword = await runCli(['init', '--name', 'A', '--dns', 'localhost', '--address', ':8443'], { env });
   assert.equal(noPassword.code, 2);
   assert.match(noPassword.stderr, /missing the '--password-file' flag/);

@@ -112,6 +112,7 @@ test('every validation failure exits non-zero, says why, and leaves ca.json byte
     [['provisioner', 'add', 'X', '--type', 'JWK', ...base], /provisioner type JWK is not supported by ca/, 2],
     [['provisioner', 'add', 'X', '--configuration-endpoint', GOOGLE], /'--type OIDC' requires the '--client-id' flag/, 2],
     [['provisioner', 'add', 'X', '--client-id', 'x'], /'--type OIDC' requires the '--configuration-endpoint' flag/, 2],
+    [['provisioner', 'add', 'X'], /ca: '--type OIDC' requires the '--client-id' and '--configuration-endpoint' flags\n {2}try: e\.g\. --client-id ID --configuration-endpoint https:/, 2],
     [['provisioner', 'add', 'X', '--client-id', 'x', '--configuration-endpoint', 'http://idp.example.com'], /must use https/, 2],
     [['provisioner', 'add', 'Existing', '--client-id', 'other', '--configuration-endpoint', GOOGLE], /provisioner with name Existing already exists/, 1],
     [['provisioner', 'add', 'X', ...base], /provisioner with token ID cid already exists/, 1],

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { CaError, UsageError } from '../../errors.js';
+import { CaError, UsageError, missingFlags } from '../../errors.js';
 import type { Ctx } from '../context.js';
 import { collectCsv, readPasswordFile } from '../flags.js';
 import { status, success } from '../output.js';
@@ -46,6 +46,12 @@ export function caUrlFor(dnsName: string, address: string): string {
 
 async function gather(opts: InitOptions, ctx: InitCtx): Promise<{ name: string; dns: string[]; address: string; password: string; generated: boolean }> {
   const { prompter } = ctx;
+  if (!prompter.interactive) {
+    // Nobody to ask: name every missing flag in one run, not one per run.
+    const missing: [unknown, string][] = [[opts.name, '--name'], [opts.dns?.length ? opts.dns : undefined, '--dns'], [opts.address, '--address'], [opts.passwordFile, '--password-file']];
+    const flags = missing.filter(([value]) => value === undefined).map(([, flag]) => flag);
+    if (flags.length > 0) throw missingFlags(flags);
+  }
   const name =
     opts.name ??
     (await prompter.input('What would you like to name your new PKI? (e.g. Smallstep)', {
