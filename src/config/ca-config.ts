@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { CaError, fileProblem } from '../errors.js';
 import { withFileLock, writeFileAtomic } from './atomic.js';
 import { parseJsonFile } from './json.js';
-import { formatDuration, tryParseDuration } from './duration.js';
+import { shortDuration, tryParseDuration } from './duration.js';
 
 /**
  * ca.json in step-ca's schema. We model the fields we use and keep every other one as it was
@@ -162,30 +162,48 @@ function claimMs(claims: Claims | undefined, key: string, where: string): number
   return ms;
 }
 
+export type TlsClaimKey = 'minTLSCertDuration' | 'maxTLSCertDuration' | 'defaultTLSCertDuration';
+/** Where a duration in force came from. */
+export type ClaimSource = 'provisioner' | 'authority' | 'default';
+/** How a message names a duration: a flag when it came from one, else its ca.json field. */
+export type ClaimLabel = (key: TlsClaimKey, from: ClaimSource) => string;
+
+const DEFAULT_NAMES: Record<TlsClaimKey, string> = {
+  minTLSCertDuration: 'the default minimum',
+  maxTLSCertDuration: 'the default maximum',
+  defaultTLSCertDuration: 'the default duration',
+};
+
+/** ca.json's names: `claims.<key>` of the provisioner, `authority.claims.<key>`, or step-ca's default. */
+export const claimFieldLabel: ClaimLabel = (key, from) => (from === 'provisioner' ? `claims.${key}` : from === 'authority' ? `authority.claims.${key}` : DEFAULT_NAMES[key]);
+
 /**
  * The X.509 durations in force for a provisioner: its own claims, else the authority's, else
- * step-ca's defaults; validated with step's messages.
+ * step-ca's defaults. A contradiction names both values where they came from (`label`: the
+ * flags of `ca provisioner add`, or the ca.json fields), e.g. "--x509-max-dur 1h is shorter than
+ * --x509-min-dur 2h".
  */
-export function effectiveTlsDurations(provisionerClaims: Claims | undefined, globalClaims: Claims | undefined): TlsDurations {
-  const pick = (key: string, fallback: number) =>
-    claimMs(provisionerClaims, key, 'claims') ?? claimMs(globalClaims, key, 'authority.claims') ?? fallback;
-  const d = {
-    min: pick('minTLSCertDuration', GLOBAL_TLS_CLAIMS.min),
-    max: pick('maxTLSCertDuration', GLOBAL_TLS_CLAIMS.max),
-    default: pick('defaultTLSCertDuration', GLOBAL_TLS_CLAIMS.default),
+export function effectiveTlsDurations(provisionerClaims: Claims | undefined, globalClaims: Claims | undefined, label: ClaimLabel = claimFieldLabel): TlsDurations {
+  const fallback: Record<TlsClaimKey, number> = {
+    minTLSCertDuration: GLOBAL_TLS_CLAIMS.min,
+    maxTLSCertDuration: GLOBAL_TLS_CLAIMS.max,
+    defaultTLSCertDuration: GLOBAL_TLS_CLAIMS.default,
   };
-  const bad = (msg: string) => new CaError('ERR_DURATION_INVALID', `claims: ${msg}`, { exitCode: 2 });
-  if (d.min <= 0) throw bad(`MinTLSCertDuration must be greater than 0`);
-  if (d.max <= 0) throw bad(`MaxTLSCertDuration must be greater than 0`);
-  if (d.default <= 0) throw bad(`DefaultTLSCertDuration must be greater than 0`);
-  if (d.max < d.min) {
-    throw bad(`MaxCertDuration cannot be less than MinCertDuration: MaxCertDuration - ${formatDuration(d.max)}, MinCertDuration - ${formatDuration(d.min)}`);
-  }
-  if (d.default < d.min) {
-    throw bad(`DefaultCertDuration cannot be less than MinCertDuration: DefaultCertDuration - ${formatDuration(d.default)}, MinCertDuration - ${formatDuration(d.min)}`);
-  }
-  if (d.default > d.max) {
-    throw bad(`DefaultCertDuration cannot be greater than MaxCertDuration: DefaultCertDuration - ${formatDuration(d.default)}, MaxCertDuration - ${formatDuration(d.max)}`);
-  }
-  return d;
+  const pick = (key: TlsClaimKey): { ms: number; name: string } => {
+    const own = claimMs(provisionerClaims, key, 'claims');
+    if (own !== undefined) return { ms: own, name: label(key, 'provisioner') };
+    const global = claimMs(globalClaims, key, 'authority.claims');
+    if (global !== undefined) return { ms: global, name: label(key, 'authority') };
+    return { ms: fallback[key], name: label(key, 'default') };
+  };
+  const min = pick('minTLSCertDuration');
+  const max = pick('maxTLSCertDuration');
+  const def = pick('defaultTLSCertDuration');
+  const bad = (msg: string) => new CaError('ERR_DURATION_INVALID', msg, { exitCode: 2 });
+  const said = (d: { ms: number; name: string }): string => `${d.name} ${shortDuration(d.ms)}`;
+  for (const d of [min, max, def]) if (d.ms <= 0) throw bad(`${d.name} must be longer than 0`);
+  if (max.ms < min.ms) throw bad(`${said(max)} is shorter than ${said(min)}`);
+  if (def.ms < min.ms) throw bad(`${said(def)} is shorter than ${said(min)}`);
+  if (def.ms > max.ms) throw bad(`${said(def)} is longer than ${said(max)}`);
+  return { min: min.ms, max: max.ms, default: def.ms };
 }

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { CaError, UsageError, listFlags } from '../errors.js';
-import { effectiveTlsDurations, type Claims, type ProvisionerJson } from './ca-config.js';
+import { claimFieldLabel, effectiveTlsDurations, type ClaimLabel, type Claims, type ProvisionerJson, type TlsClaimKey } from './ca-config.js';
 import { formatDuration, parseDuration } from './duration.js';
 
 /** The provisioner types step knows; ca signs with OIDC ones and keeps the others as they are. */
@@ -125,17 +125,29 @@ export function applyOidcChanges(p: OidcProvisionerJson, c: OidcChanges): OidcPr
   next.groups = editList(p.groups, c.groups, c.removeGroups);
   next.scopes = editList(p.scopes, c.scopes, c.removeScopes);
   next.authParams = editList(p.authParams, c.authParams, c.removeAuthParams);
-  const durations: [keyof Claims, string | undefined, string][] = [
-    ['minTLSCertDuration', c.x509MinDur, '--x509-min-dur'],
-    ['maxTLSCertDuration', c.x509MaxDur, '--x509-max-dur'],
-    ['defaultTLSCertDuration', c.x509DefaultDur, '--x509-default-dur'],
-  ];
-  for (const [key, value, flag] of durations) {
+  for (const [key, { change, flag }] of Object.entries(DURATION_FLAGS) as [TlsClaimKey, (typeof DURATION_FLAGS)[TlsClaimKey]][]) {
+    const value = c[change];
     if (value === undefined) continue;
     next.claims ??= {};
     next.claims[key] = normalizedDuration(value, flag);
   }
   return normalizeOidc(next);
+}
+
+/** The flags that set each X.509 duration claim. */
+const DURATION_FLAGS: Record<TlsClaimKey, { change: 'x509MinDur' | 'x509MaxDur' | 'x509DefaultDur'; flag: string }> = {
+  minTLSCertDuration: { change: 'x509MinDur', flag: '--x509-min-dur' },
+  maxTLSCertDuration: { change: 'x509MaxDur', flag: '--x509-max-dur' },
+  defaultTLSCertDuration: { change: 'x509DefaultDur', flag: '--x509-default-dur' },
+};
+
+/** Duration messages for `ca provisioner add|update`: a value set by a flag now is named by that flag. */
+export function claimFlagLabel(changes: OidcChanges): ClaimLabel {
+  return (key, from) => {
+    if (from !== 'provisioner') return claimFieldLabel(key, from);
+    const { change, flag } = DURATION_FLAGS[key];
+    return changes[change] !== undefined ? flag : `the provisioner's claims.${key}`;
+  };
 }
 
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
@@ -173,15 +185,14 @@ export function checkConfigurationEndpoint(endpoint: string): void {
   });
 }
 
-/** `host:port` as Go's SplitHostPort takes it: host may be empty or a bracketed IPv6 address. */
-export function checkListenAddress(value: string, flag = '--listen-address'): void {
+/**
+ * `host:port` as Go's SplitHostPort takes it: host may be empty or a bracketed IPv6 address.
+ * The hint says what the address is for: by default a login callback's.
+ */
+export function checkListenAddress(value: string, flag = '--listen-address', hint = "for example 127.0.0.1:10000 or :10000 (the port the browser returns to on the user's machine)"): void {
   const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]*):(\d{1,5})$/.exec(value);
   const port = m ? Number(m[2]) : NaN;
-  if (!m || port > 65535) {
-    throw new UsageError(`invalid value '${value}' for flag '${flag}': expected host:port`, {
-      hint: 'for example 127.0.0.1:10000 or :10000 (the port the browser returns to on the user\'s machine)',
-    });
-  }
+  if (!m || port > 65535) throw new UsageError(`invalid value '${value}' for flag '${flag}': expected host:port`, { hint });
 }
 
 /**
@@ -236,7 +247,7 @@ function checkNonEmpty(values: string[] | undefined, flag: string): void {
  * Check one OIDC provisioner against the rest of the list, with step's messages: the fields it
  * needs, the endpoint, the listen address, the durations, and unique name and client ID.
  */
-export function validateOidcProvisioner(p: OidcProvisionerJson, others: ProvisionerJson[], globalClaims: Claims | undefined): void {
+export function validateOidcProvisioner(p: OidcProvisionerJson, others: ProvisionerJson[], globalClaims: Claims | undefined, label?: ClaimLabel): void {
   if (!p.name || p.name.trim() === '') throw new UsageError('provisioner name cannot be empty');
   if (!p.clientID) throw new UsageError(`'--type OIDC' requires the '--client-id' flag`);
   if (!p.configurationEndpoint) throw new UsageError(`'--type OIDC' requires the '--configuration-endpoint' flag`);
@@ -247,7 +258,7 @@ export function validateOidcProvisioner(p: OidcProvisionerJson, others: Provisio
   checkNonEmpty(p.domains, '--domain');
   checkNonEmpty(p.groups, '--group');
   checkNonEmpty(p.scopes, '--scope');
-  effectiveTlsDurations(p.claims, globalClaims);
+  effectiveTlsDurations(p.claims, globalClaims, label);
   for (const other of others) {
     if (other.name === p.name) {
       throw new CaError('ERR_PROVISIONER_EXISTS', `provisioner with name ${p.name} already exists`, {

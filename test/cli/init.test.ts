@@ -106,7 +106,8 @@ test('ca init without a terminal names the missing flag and writes nothing', asy
   assert.match(noPassword.stderr, /missing the '--password-file' flag/);
   const badAddress = await runCli(['init', '--name', 'A', '--dns', 'localhost', '--address', '8443', '--password-file', d.path('pw.txt')], { env });
   assert.equal(badAddress.code, 2);
-  assert.match(badAddress.stderr, /invalid value '8443' for flag '--address'/);
+  assert.match(badAddress.stderr, /invalid value '8443' for flag '--address': expected host:port\n {2}try: for example :443 or 127\.0\.0\.1:8443 \(the address and port ca serve listens on; an empty host means every address\)/);
+  assert.doesNotMatch(badAddress.stderr, /browser/);
   const emptyPw = await writeFile(d.path('empty.txt'), '\n').then(() =>
     runCli(['init', '--name', 'A', '--dns', 'localhost', '--address', ':8443', '--password-file', d.path('empty.txt')], { env }),
   );

@@ -74,7 +74,7 @@ async function gather(opts: InitOptions, ctx: InitCtx): Promise<{ name: string; 
   const address =
     opts.address ??
     (await prompter.input('What IP and port will your new CA bind to? (e.g. :443 or 127.0.0.1:8443)', { flag: '--address', default: ':443' }));
-  checkListenAddress(address, '--address');
+  checkListenAddress(address, '--address', 'for example :443 or 127.0.0.1:8443 (the address and port ca serve listens on; an empty host means every address)');
   if (opts.passwordFile) return { name, dns, address, password: await readPasswordFile(opts.passwordFile), generated: false };
   const typed = await prompter.password('Choose a password for your CA keys [leave empty and we will generate one]', { flag: '--password-file' });
   if (typed) return { name, dns, address, password: typed, generated: false };

@@ -3,7 +3,7 @@ import { UsageError } from '../../../errors.js';
 import type { Ctx } from '../../context.js';
 import { caConfigOption, caConfigPath } from '../../flags.js';
 import { editCaConfig, provisionersOf, readCaConfig, requireCaConfig } from '../../../config/ca-config.js';
-import { checkUncheckedEndpoint, newOidcProvisioner, STEP_PROVISIONER_TYPES, validateOidcProvisioner, type OidcChanges } from '../../../config/provisioner.js';
+import { checkUncheckedEndpoint, claimFlagLabel, newOidcProvisioner, STEP_PROVISIONER_TYPES, validateOidcProvisioner, type OidcChanges } from '../../../config/provisioner.js';
 import { checkOidcEndpoint } from '../../../authority/discovery.js';
 import { addOidcFlags, changesFromFlags, type OidcFlagValues } from './oidc-flags.js';
 import { printSaved } from './saved.js';
@@ -37,13 +37,14 @@ export async function addRun(opts: AddOptions, ctx: AddCtx): Promise<void> {
   // Fail fast on what the file alone can tell, before touching the network.
   const before = await readCaConfig(opts.configPath);
   requireCaConfig(before, opts.configPath);
-  validateOidcProvisioner(provisioner, provisionersOf(before), before.authority?.claims);
+  const label = claimFlagLabel(opts.changes);
+  validateOidcProvisioner(provisioner, provisionersOf(before), before.authority?.claims, label);
   if (opts.check) await checkOidcEndpoint(provisioner.name, provisioner.configurationEndpoint, { fetch: ctx.fetch });
   else checkUncheckedEndpoint(provisioner.configurationEndpoint);
   await editCaConfig(opts.configPath, (config) => {
     requireCaConfig(config, opts.configPath);
     const list = provisionersOf(config);
-    validateOidcProvisioner(provisioner, list, config.authority?.claims); // again: another process may have added one
+    validateOidcProvisioner(provisioner, list, config.authority?.claims, label); // again: another process may have added one
     list.push(provisioner);
   });
   printSaved(ctx.io, opts.configPath);

@@ -6,6 +6,7 @@ import { editCaConfig, provisionersOf, readCaConfig, type CaConfigJson, type Pro
 import {
   applyOidcChanges,
   checkUncheckedEndpoint,
+  claimFlagLabel,
   findProvisioner,
   isOidc,
   normalizeOidc,
@@ -38,7 +39,7 @@ function updated(config: CaConfigJson, opts: UpdateOptions): { index: number; be
     });
   }
   const after = applyOidcChanges(before, opts.changes);
-  validateOidcProvisioner(after, list.filter((_, i) => i !== index), config.authority?.claims);
+  validateOidcProvisioner(after, list.filter((_, i) => i !== index), config.authority?.claims, claimFlagLabel(opts.changes));
   return { index, before, after };
 }
 
