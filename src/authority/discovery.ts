@@ -1,5 +1,5 @@
 import { CaError, describe } from '../errors.js';
-import { discoveryUrl } from '../config/provisioner.js';
+import { checkDiscoveredEndpoint, discoveryUrl } from '../config/provisioner.js';
 
 /** The parts of an OpenID Provider's discovery document that the CA and the CLI read. */
 export interface DiscoveryDocument {
@@ -93,6 +93,7 @@ export async function fetchDiscovery(configurationEndpoint: string, opts: FetchO
   if (typeof doc.jwks_uri !== 'string' || doc.jwks_uri === '') {
     throw new CaError('ERR_DISCOVERY', `error parsing ${url}: jwks_uri cannot be empty`, { status: 502 });
   }
+  checkDiscoveredEndpoint('jwks_uri', doc.jwks_uri, url);
   return doc as DiscoveryDocument;
 }
 
@@ -116,6 +117,11 @@ export async function fetchJwks(jwksUri: string, opts: FetchOptions): Promise<{ 
 export async function checkOidcEndpoint(name: string, configurationEndpoint: string, opts: FetchOptions): Promise<DiscoveryDocument> {
   try {
     const doc = await fetchDiscovery(configurationEndpoint, opts);
+    // The CA uses only the keys; the users' logins use these, so they are checked now too.
+    for (const field of ['authorization_endpoint', 'token_endpoint', 'device_authorization_endpoint'] as const) {
+      const value = doc[field];
+      if (typeof value === 'string') checkDiscoveredEndpoint(field, value, discoveryUrl(configurationEndpoint));
+    }
     await fetchJwks(doc.jwks_uri, opts);
     return doc;
   } catch (err) {

@@ -159,6 +159,26 @@ export function isLoopbackHost(hostname: string): boolean {
   return isIP(h) === 4 && h.startsWith('127.');
 }
 
+/**
+ * An endpoint a discovery document lists, for the CA and the CLI alike: https, or http on a
+ * loopback host (a local IdP). An http URL elsewhere usually means the IdP does not know its
+ * public https address (behind a TLS-terminating proxy); keys and credentials must not travel
+ * over it, so it is refused by name.
+ */
+export function checkDiscoveredEndpoint(field: string, value: string, documentUrl: string): void {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (url && (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname)))) return;
+  throw new CaError('ERR_DISCOVERY', `the identity provider's discovery document ${documentUrl} lists "${field}": "${value}", which is not an https URL (http is accepted on loopback hosts only)`, {
+    status: 502,
+    hint: "the identity provider's public URL is misconfigured (behind a TLS-terminating proxy it must still announce https): fix it there",
+  });
+}
+
 /** The discovery URL: the endpoint, with `/.well-known/openid-configuration` added unless it is there. */
 export function discoveryUrl(endpoint: string): string {
   const url = new URL(endpoint);

@@ -184,9 +184,10 @@ describe('ca oauth', () => {
     const opts = await parse([
       '--provider', 'https://idp.example.com', '--client-id', 'cli', '--client-secret', 's',
       '--scope', 'openid', '--scope', 'groups', '--auth-param', 'prompt=login', '--oidc', '--bare', '-c', '--listen', ':10000', '--timeout', '90s',
+      '--tenant-id', 'contoso',
     ]);
     assert.deepEqual(opts, {
-      provider: 'https://idp.example.com', clientId: 'cli', clientSecret: 's', scopes: ['openid', 'groups'], authParams: ['prompt=login'],
+      provider: 'https://idp.example.com', clientId: 'cli', clientSecret: 's', tenantId: 'contoso', scopes: ['openid', 'groups'], authParams: ['prompt=login'],
       oidc: true, bare: true, console: true, listen: ':10000', timeoutMs: 90_000,
     });
   });

@@ -141,6 +141,7 @@ async function getToken(opts: CertificateOptions, target: CaTarget, ctx: Certifi
       configurationEndpoint: provisioner.configurationEndpoint,
       clientId: provisioner.clientID,
       clientSecret: provisioner.clientSecret,
+      tenantId: provisioner.tenantID,
       scopes: provisioner.scopes,
       authParams: provisioner.authParams,
       listen: opts.listen ?? provisioner.listenAddress,
