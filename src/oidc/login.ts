@@ -206,7 +206,9 @@ async function startCallback(flow: FlowSettings, log: (line: string) => void) {
     completing ??= completeOnce(params, checks);
     return completing;
   };
-  const listener = await listenForCallback<TokenResult>({ target: flow.target, log, complete, who: (r) => whoOf(r.claims) });
+  // A callback without our state is nobody's login: the listener answers 400 and goes on waiting.
+  const belongs = (params: URLSearchParams): boolean => checks !== undefined && params.get('state') === checks.state;
+  const listener = await listenForCallback<TokenResult>({ target: flow.target, log, complete, belongs, who: (r) => whoOf(r.claims) });
   try {
     const request = await authorizationRequest(flow.config, { redirectUri: listener.redirectUri, scopes: flow.scopes, authParams: flow.authParams });
     checks = request.checks;

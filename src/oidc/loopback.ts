@@ -46,6 +46,12 @@ export interface CallbackOptions<T> {
   /** Prints a status line on stderr (the hint about stray requests). */
   log: (line: string) => void;
   /**
+   * Whether a callback carries this login's state. Any other is a stray request, whoever sent it:
+   * 400, and the login goes on waiting for its own (anyone who can reach the port must not be
+   * able to end it).
+   */
+  belongs: (params: URLSearchParams) => boolean;
+  /**
    * Handle the first callback that carries state, and code or error: check its state and exchange
    * the code. Throwing fails the login; the message goes on the page. Nothing else settles it.
    */
@@ -166,6 +172,11 @@ export async function listenForCallback<T>(opts: CallbackOptions<T>): Promise<Ca
       opts.log(`Invalid request received: http://${req.headers.host ?? ''}${req.url ?? ''}`.replace(/\p{Cc}/gu, '?'));
       opts.log('You may have an app or browser plugin that needs to be turned off');
       await send(res, 400, 'Bad request: the login callback needs code and state\n', 'text/plain; charset=utf-8');
+      return;
+    }
+    if (!opts.belongs(params)) {
+      opts.log(`Invalid request received (not this login's state): http://${req.headers.host ?? ''}${url.pathname}`.replace(/\p{Cc}/gu, '?'));
+      await send(res, 400, 'Bad request: this is not the callback of the login in progress\n', 'text/plain; charset=utf-8');
       return;
     }
     if (settled || handling) {
