@@ -158,16 +158,10 @@ async function removeStaleLock(lockPath: string, seen: LockSeen): Promise<void> 
 function createLock(lockPath: string): boolean {
   const content = `${process.pid}\n${randomBytes(8).toString('hex')}\n`;
   const tmp = tempNameFor(lockPath);
-  let linked = false;
   try {
-    const fd = openSync(tmp, 'wx', 0o600);
-    try {
-      writeSync(fd, content);
-    } finally {
-      closeSync(fd);
-    }
+    createExclusive(tmp, content);
     linkSync(tmp, lockPath);
-    linked = true;
+    return true;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') return false;
@@ -179,18 +173,22 @@ function createLock(lockPath: string): boolean {
       /* never created */
     }
   }
-  if (linked) return true;
   try {
-    const fd = openSync(lockPath, 'wx', 0o600);
-    try {
-      writeSync(fd, content);
-    } finally {
-      closeSync(fd);
-    }
+    createExclusive(lockPath, content);
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw err;
+  }
+}
+
+/** A new file with `content` (EEXIST when there is one). */
+function createExclusive(path: string, content: string): void {
+  const fd = openSync(path, 'wx', 0o600);
+  try {
+    writeSync(fd, content);
+  } finally {
+    closeSync(fd);
   }
 }
 

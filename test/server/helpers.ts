@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID, webcrypto } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { Agent, request, type RequestOptions } from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
 import { x509 } from '../../src/pki/crypto.js';
@@ -57,6 +57,13 @@ export async function createCaHome(idp: TestIdp, opts: { address?: string; dnsNa
     cli,
     cleanup: d.cleanup,
   };
+}
+
+/** Change a CA home's ca.json by hand, as an admin with an editor would. */
+export async function editConfig(home: CaHome, edit: (config: Record<string, unknown>) => void): Promise<void> {
+  const config = JSON.parse(await readFile(home.configPath, 'utf8')) as Record<string, unknown>;
+  edit(config);
+  await writeFile(home.configPath, JSON.stringify(config, null, '\t'));
 }
 
 export interface Response {

@@ -2,18 +2,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFile, writeFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { listenError } from '../../src/server/listen.js';
 import { startIdp, type TestIdp } from '../fixtures/idp.js';
 import { runCli } from '../helpers/run-cli.js';
-import { createCaHome, type CaHome } from './helpers.js';
+import { createCaHome, editConfig, type CaHome } from './helpers.js';
 
-async function setAddress(home: CaHome, address: string): Promise<void> {
-  const config = JSON.parse(await readFile(home.configPath, 'utf8')) as Record<string, unknown>;
-  config.address = address;
-  await writeFile(home.configPath, JSON.stringify(config, null, '\t'));
-}
+const setAddress = (home: CaHome, address: string): Promise<void> => editConfig(home, (config) => void (config.address = address));
 
 describe('ca serve: an address it cannot listen on', () => {
   let idp: TestIdp;
