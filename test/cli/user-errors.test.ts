@@ -67,10 +67,12 @@ test('a ca.json whose parts have the wrong shape: the part named, for every comm
     [{ ...base, authority: { provisioners: [5] } }, /ca\.json: "authority\.provisioners\[0\]" must be an object with a "type" and a "name"/],
     [{ ...base, authority: { provisioners: [{ name: 'x' }] } }, /"authority\.provisioners\[0\]" must be an object with a "type" and a "name"/],
   ];
-  for (const [config, message] of shapes) {
+  const everyCommand = [['provisioner', 'list'], ADD, ['provisioner', 'update', 'G', '--domain', 'a.com'], ['provisioner', 'remove', 'G'], ['serve']];
+  for (const [i, [config, message]] of shapes.entries()) {
     await mkdir(d.path('ca/config'), { recursive: true });
     await writeFile(d.path('ca/config/ca.json'), JSON.stringify(config));
-    for (const args of [['provisioner', 'list'], ADD, ['provisioner', 'update', 'G', '--domain', 'a.com'], ['provisioner', 'remove', 'G'], ['serve']]) {
+    // Every command for the first shape; the one that reads the most (add) and list for the others.
+    for (const args of i === 0 ? everyCommand : everyCommand.slice(0, 2)) {
       const res = await runCli(args, { env: { CA_PATH: d.path('ca'), CA_WORKERS: '1' } });
       noBug(res, `${JSON.stringify(config)}: ${args.join(' ')}`);
       assert.match(res.stderr, message, `${JSON.stringify(config)}: ${args.join(' ')}`);
