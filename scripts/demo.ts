@@ -1,15 +1,21 @@
 /**
  * `npm run demo [-- --headless] [-- --keep]`: the whole journey on one machine, each step printed as
  * it happens with the `ca` command a person would type. A throwaway CA (temporary $CA_PATH), the
- * development IdP of the tests (oidc-provider on 127.0.0.1), `ca serve`, a browser login with
- * `ca certificate`, and an mTLS request to the example server with the certificate it gave.
- * Everything it starts is stopped at the end, on failure and on Ctrl-C.
+ * bundled development IdP (scripts/dev-idp.ts: the tests' oidc-provider on 127.0.0.1), `ca serve`,
+ * a browser login with `ca certificate`, a server certificate the CI way (`--token`), and an mTLS
+ * request to the example server with the certificates it gave.
  *
+ * The login: your browser; with --headless, Debian's chromium scripted; where no browser can open
+ * (no display), the development IdP's own login page walked with plain HTTP requests
+ * (scripts/dev-idp-browser), which works only because it is our IdP.
+ *
+ * Everything it starts is stopped at the end, on failure and on Ctrl-C; with --keep, after a
+ * success, the CA and the IdP keep running and the commands to try them by hand are printed.
  * The commands run the real CLI (bin/ca, built into dist/ by the npm script) in child processes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, existsSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, openSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -18,8 +24,10 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { startMtlsServer } from '../examples/mtls-server/server.mjs';
+import { canOpenBrowser } from '../src/oidc/browser.js';
+import { envFlag } from '../src/config/env-flags.js';
 import { browserEnv, readBrowserResult, type BrowserScriptResult } from '../test/fixtures/browser/env.js';
-import { DEFAULT_USERS, startIdp, type TestIdp } from '../test/fixtures/idp.js';
+import { DEV_USER, type DevIdpState } from './dev-idp.js';
 
 const USAGE = `usage: npm run demo [-- --headless] [-- --keep]
        node --import tsx scripts/demo.ts [--headless] [--keep] [--help]
@@ -27,15 +35,26 @@ const USAGE = `usage: npm run demo [-- --headless] [-- --keep]
 Runs a throwaway certificate authority end to end and prints each step:
 a temporary $CA_PATH, a development IdP on 127.0.0.1 with a test user, ca init,
 ca provisioner add, ca serve, ca bootstrap, ca certificate through the browser
-login, ca inspect --short, and an mTLS request to the example server.
+login, ca inspect --short, a server certificate with --token as CI gets one, and
+an mTLS request to the example server.
+
+The login opens your browser. Where none can open (no display), the demo logs
+the test user in through the development IdP's own login page with plain HTTP
+requests: it is our IdP, so it knows its pages.
 
   --headless  let a scripted headless Chromium (Debian's chromium) do the login
               instead of opening your default browser
-  --keep      keep the temporary directory (its path is printed at the end)
+  --keep      leave the CA and the development IdP running afterwards, and print
+              the commands to try the developer and CI flows by hand, and how to
+              stop them
   -h, --help  show this help
 `;
 
-const CA_BIN = fileURLToPath(new URL('../bin/ca', import.meta.url));
+const REPO = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
+const CA_BIN = join(REPO, 'bin', 'ca');
+/** $BROWSER for machines without one: the development IdP's login over plain HTTP. */
+const HTTP_BROWSER = join(REPO, 'scripts', 'dev-idp-browser');
+const DEV_IDP = join(REPO, 'scripts', 'dev-idp.ts');
 /** Where Debian installs chromium; the scripted browser of the tests launches this one. */
 const CHROMIUM = '/usr/bin/chromium';
 const PROVISIONER = 'Demo';
@@ -47,6 +66,7 @@ const INDENT = '    ';
 
 const DEMO_TIMEOUT_MS = 6 * 60_000;
 const SERVE_START_TIMEOUT_MS = 30_000;
+const IDP_START_TIMEOUT_MS = 60_000;
 /** Any one command but the login. */
 const COMMAND_TIMEOUT_MS = 60_000;
 /** `ca certificate --timeout 5m` gives a person time to log in; a little more for the rest of it. */
@@ -194,6 +214,8 @@ interface CaRun {
   inheritStdio?: boolean;
   /** Called with each line it writes to stderr (captured runs only). */
   onStderrLine?: (line: string) => void;
+  /** Do not show what it writes to stdout (a token). */
+  hideStdout?: boolean;
 }
 
 /** Run `ca ...` to its end, its output indented under the step; rejects on a non-zero exit. */
@@ -208,7 +230,7 @@ function runCa(opts: CaRun): Promise<{ stdout: string; stderr: string }> {
   let stderr = '';
   eachLine(child.stdout, (line) => {
     stdout += `${line}\n`;
-    show(line);
+    if (!opts.hideStdout) show(line);
   });
   eachLine(child.stderr, (line) => {
     stderr += `${line}\n`;
@@ -226,37 +248,83 @@ function runCa(opts: CaRun): Promise<{ stdout: string; stderr: string }> {
   return bounded(closed, opts.timeoutMs ?? COMMAND_TIMEOUT_MS, opts.shown);
 }
 
-interface Serving {
+interface Background {
   child: ChildProcess;
+  pid: number;
+}
+
+interface Serving extends Background {
   url: string;
-  stderr: () => string;
+}
+
+/** Where a background process writes: files under the demo directory, so that it may outlive the demo (--keep). */
+function logFiles(logDir: string, name: string): { stdio: ['ignore', number, number]; close: () => void; err: string } {
+  const out = openSync(join(logDir, `${name}.log`), 'a');
+  const err = openSync(join(logDir, `${name}.err`), 'a');
+  return { stdio: ['ignore', out, err], err: join(logDir, `${name}.err`), close: () => [out, err].forEach((fd) => closeSync(fd)) };
+}
+
+/**
+ * Start a background process (the IdP, ca serve): its output to log files, in its own process
+ * group when it is to outlive the demo. Resolves once `ready` finds what it waits for.
+ */
+async function startBackground<T>(
+  command: string,
+  args: string[],
+  opts: { env: NodeJS.ProcessEnv; cwd: string; logDir: string; name: string; keep: boolean; shown: string; timeoutMs: number },
+  ready: (stderrSoFar: string) => Promise<T | undefined>,
+): Promise<Background & { value: T }> {
+  const files = logFiles(opts.logDir, opts.name);
+  const child = spawn(command, args, { cwd: opts.cwd, env: opts.env, stdio: files.stdio, detached: opts.keep });
+  files.close();
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  const exited = new Promise<never>((_, reject) => {
+    child.once('error', (err) => reject(new DemoFailure(`${opts.shown} could not start: ${err.message}`)));
+    child.once('exit', (code, signal) => void readFile(files.err, 'utf8').then((text) => reject(new DemoFailure(`${opts.shown} exited ${code ?? signal} while starting`, text)), () => reject(new DemoFailure(`${opts.shown} exited ${code ?? signal} while starting`))));
+  });
+  exited.catch(() => undefined);
+  const poll = (async (): Promise<T> => {
+    for (;;) {
+      const value = await ready(await readFile(files.err, 'utf8').catch(() => ''));
+      if (value !== undefined) return value;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  })();
+  const value = await bounded(Promise.race([poll, exited]), opts.timeoutMs, `${opts.shown} (waiting for it to start)`);
+  return { child, pid: child.pid ?? 0, value };
 }
 
 /** `ca serve` in the background; resolves once it prints `Serving HTTPS on <address> ...`. */
-function startServe(args: string[], env: NodeJS.ProcessEnv, cwd: string, shown: string): Promise<Serving> {
-  // Its stdout is the JSON request log: not shown, but read so the pipe never fills.
-  const child = spawn(process.execPath, [CA_BIN, 'serve', ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
-  child.once('exit', () => running.delete(child));
-  child.stdout?.resume();
-  let stderr = '';
-  let started = false;
-  const ready = new Promise<Serving>((resolve, reject) => {
-    eachLine(child.stderr, (line) => {
-      stderr += `${line}\n`;
-      if (started) return;
-      show(line);
-      const port = /^Serving HTTPS on \S*:(\d+) \.\.\.$/.exec(line)?.[1];
-      if (!port) return;
-      started = true;
-      resolve({ child, url: `https://127.0.0.1:${port}`, stderr: () => stderr });
-    });
-    child.once('error', (err) => reject(new DemoFailure(`${shown} could not start: ${err.message}`)));
-    child.once('exit', (code, signal) => {
-      if (!started) reject(new DemoFailure(`${shown} exited ${code ?? signal} before serving`, stderr));
-    });
+async function startServe(args: string[], env: NodeJS.ProcessEnv, cwd: string, shown: string, logDir: string, keep: boolean): Promise<Serving> {
+  let shownUpTo = 0;
+  const started = await startBackground(process.execPath, [CA_BIN, 'serve', ...args], { env, cwd, logDir, name: 'ca-serve', keep, shown, timeoutMs: SERVE_START_TIMEOUT_MS }, async (stderr) => {
+    const lines = stderr.split('\n');
+    const complete = lines.slice(0, -1);
+    for (const line of complete.slice(shownUpTo)) show(line);
+    shownUpTo = complete.length;
+    const port = complete.map((line) => /^Serving HTTPS on \S*:(\d+) \.\.\.$/.exec(line)?.[1]).find(Boolean);
+    return port ? `https://127.0.0.1:${port}` : undefined;
   });
-  return bounded(ready, SERVE_START_TIMEOUT_MS, `${shown} (waiting for its start line)`);
+  return { child: started.child, pid: started.pid, url: started.value };
+}
+
+/** The development IdP (scripts/dev-idp.ts) in the background; resolves with what it wrote to its state file. */
+async function startDevIdp(env: NodeJS.ProcessEnv, demoDir: string, logDir: string, keep: boolean): Promise<Background & { state: DevIdpState }> {
+  const stateFile = join(demoDir, 'dev-idp.json');
+  const started = await startBackground(
+    process.execPath,
+    ['--import', 'tsx', DEV_IDP, 'serve', '--state', stateFile],
+    { env, cwd: REPO, logDir, name: 'dev-idp', keep, shown: 'the development IdP', timeoutMs: IDP_START_TIMEOUT_MS },
+    async () => {
+      try {
+        return JSON.parse(await readFile(stateFile, 'utf8')) as DevIdpState;
+      } catch {
+        return undefined;
+      }
+    },
+  );
+  return { child: started.child, pid: started.pid, state: started.value };
 }
 
 function onPath(command: string): boolean {
@@ -293,16 +361,28 @@ interface Options {
 /** What the cleanup has to stop or remove; filled in as the steps start things. */
 interface Started {
   demoDir?: string;
-  idp?: TestIdp;
+  idp?: Background;
   serve?: Serving;
   mtls?: { close: () => Promise<void> };
   /** The scripted browser's result, awaited before removing the directory it writes to. */
   browserDone?: Promise<unknown>;
+  /** Set when the demo got to its end: with --keep the CA and the IdP then stay. */
+  finished?: boolean;
+}
+
+/** How the login happens: your browser, the scripted Chromium, or the IdP's pages over HTTP. */
+type LoginWay = 'browser' | 'headless' | 'http';
+
+function loginWay(opts: Options, env: NodeJS.ProcessEnv): LoginWay {
+  if (opts.headless) return 'headless';
+  // CA_OPEN_BROWSER=0 asks for the URL to open by hand: a person is there.
+  if (envFlag(env.CA_OPEN_BROWSER) === false || canOpenBrowser(env)) return 'browser';
+  return 'http';
 }
 
 async function demo(opts: Options, started: Started): Promise<void> {
-  const alice = DEFAULT_USERS.find((u) => u.username === 'alice');
-  if (!alice?.username || !alice.email) throw new DemoFailure('the development IdP has no user alice with an email');
+  const alice = DEV_USER;
+  if (!alice.email) throw new DemoFailure('the development IdP has no user alice with an email');
   const username = alice.username;
   const email = alice.email;
 
@@ -312,9 +392,11 @@ async function demo(opts: Options, started: Started): Promise<void> {
   const caPath = join(demoDir, 'ca');
   const devDir = join(demoDir, 'dev');
   const passwordFile = join(caPath, 'password.txt');
+  const logDir = join(demoDir, 'logs');
   step(`Making a throwaway CA home in a temporary directory: ${demoDir}${opts.keep ? ' (kept: --keep)' : ' (removed at the end)'}`);
   await mkdir(caPath, { recursive: true, mode: 0o700 });
   await mkdir(devDir, { recursive: true, mode: 0o700 });
+  await mkdir(logDir, { recursive: true, mode: 0o700 });
   await writeFile(passwordFile, `${randomBytes(18).toString('base64url')}\n`, { mode: 0o600 });
   const definitions: [string, string][] = [
     [`CA_PATH=${caPath}`, "the CA's home: its keys, certificates and config/ca.json"],
@@ -337,9 +419,10 @@ async function demo(opts: Options, started: Started): Promise<void> {
   };
 
   // 2. The IdP.
-  step('Starting the development IdP (oidc-provider on 127.0.0.1)');
-  const idp = await bounded(startIdp(), COMMAND_TIMEOUT_MS, 'starting the IdP');
-  started.idp = idp;
+  step('Starting the development IdP (oidc-provider on 127.0.0.1)', shorten(`node --import tsx scripts/dev-idp.ts serve --state ${join(demoDir, 'dev-idp.json')} &`));
+  const idpProcess = await startDevIdp(baseEnv(), demoDir, logDir, opts.keep);
+  started.idp = idpProcess;
+  const idp = idpProcess.state;
   show(`Issuer: ${idp.issuer}`);
   show(`Test user: ${username}   password: ${alice.password}   (${email}, groups: ${(alice.groups ?? []).join(', ')})`);
 
@@ -362,7 +445,7 @@ async function demo(opts: Options, started: Started): Promise<void> {
   const serveArgs = ['--password-file', passwordFile, '--workers', '1'];
   const serveShown = commandLine(['serve', ...serveArgs]);
   step('Starting the CA in the background', `${serveShown} &`);
-  const serve = await startServe(serveArgs, caEnv, caPath, serveShown);
+  const serve = await startServe(serveArgs, caEnv, caPath, serveShown, logDir, opts.keep);
   started.serve = serve;
 
   // 6. The developer trusts the CA by its root's fingerprint.
@@ -376,10 +459,11 @@ async function demo(opts: Options, started: Started): Promise<void> {
   await runCa({ args: bootstrapArgs, env: devEnv, cwd: devDir, shown: bootstrapShown });
 
   // 7. The browser login.
+  const way = loginWay(opts, devEnv);
   const certArgs = ['certificate', email, 'alice.crt', 'alice.key', '--provisioner', PROVISIONER, '--timeout', LOGIN_TIMEOUT];
-  const certShown = commandLine(certArgs, onDev);
+  const certShown = commandLine(certArgs, way === 'http' ? `BROWSER=${HTTP_BROWSER} ${onDev}` : onDev);
   step(`Getting a certificate for ${email} through the browser login`, certShown);
-  if (opts.headless) {
+  if (way === 'headless') {
     show(`(--headless: a scripted headless Chromium logs in as ${username})`);
     const resultFile = join(demoDir, 'browser-result.json');
     // A browser that could not log in fails the step now rather than after the 5 minutes of --timeout.
@@ -408,6 +492,10 @@ async function demo(opts: Options, started: Started): Promise<void> {
     });
     await Promise.race([certificate, browserFailure]);
     if (started.browserDone) await bounded(started.browserDone, SCRIPTED_BROWSER_TIMEOUT_MS + 30_000, 'the scripted browser');
+  } else if (way === 'http') {
+    show(`No browser can open on this machine (no display). Instead ${username} logs in on the development IdP's own login page with plain HTTP requests`);
+    show('(scripts/dev-idp-browser as $BROWSER). That works only because it is our IdP, started by this demo; a real IdP needs a real browser, or --console.');
+    await httpBrowserLogin({ args: certArgs, env: devEnv, cwd: devDir, shown: certShown }, join(demoDir, 'http-login.json'));
   } else {
     show(`Log in as ${username} / ${alice.password} in the browser that opens (if none opens, open the URL below; with no browser on this machine, stop and run npm run demo -- --headless).`);
     await runCa({ args: certArgs, env: devEnv, cwd: devDir, shown: certShown, timeoutMs: LOGIN_COMMAND_TIMEOUT_MS, inheritStdio: true });
@@ -444,8 +532,55 @@ async function demo(opts: Options, started: Started): Promise<void> {
       `GET ${mtls.url}`,
     );
   }
-  // The greeting is the demo's last line on stdout (the cleanup reports on stderr).
   out(greeting.trim());
+  started.finished = true;
+  // Then, last, what to do with what keeps running (the cleanup reports on stderr).
+  if (opts.keep) printKept({ started, idp, caPath, devDir, demoDir, logDir, way });
+}
+
+/**
+ * `ca certificate` with the $BROWSER that walks the development IdP's pages over HTTP; fails as
+ * soon as that walk fails, rather than after the login's timeout.
+ */
+async function httpBrowserLogin(run: Omit<CaRun, 'timeoutMs'>, resultFile: string): Promise<{ stdout: string; stderr: string }> {
+  const env: NodeJS.ProcessEnv = { ...run.env, BROWSER: HTTP_BROWSER, DEV_IDP_RESULT: resultFile };
+  delete env.CA_OPEN_BROWSER; // scripted: nobody opens the URL by hand
+  const walked = (async (): Promise<never> => {
+    for (;;) {
+      const result = await readFile(resultFile, 'utf8').then((text) => JSON.parse(text) as { outcome: string; error?: string }, () => undefined);
+      if (result && result.outcome !== 'landed') throw new DemoFailure(`the HTTP login at the development IdP failed: ${result.error ?? result.outcome}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  })();
+  walked.catch(() => undefined);
+  return Promise.race([runCa({ ...run, env, timeoutMs: LOGIN_COMMAND_TIMEOUT_MS }), walked]);
+}
+
+/** --keep: the commands to try the developer and CI flows by hand against what keeps running, and how to stop it. */
+function printKept(k: { started: Started; idp: DevIdpState; caPath: string; devDir: string; demoDir: string; logDir: string; way: LoginWay }): void {
+  const browser = k.way === 'browser' ? '' : `BROWSER=${quote(HTTP_BROWSER)} `;
+  const pids = [k.started.serve?.pid, k.started.idp?.pid].filter((pid) => pid);
+  out();
+  out(`Still running (--keep): the CA at ${k.started.serve?.url ?? '?'} (pid ${k.started.serve?.pid ?? '?'}) and the development IdP at ${k.idp.issuer} (pid ${k.started.idp?.pid ?? '?'}).`);
+  out(`Try them by hand, in a shell (test user ${k.idp.user.username} / ${k.idp.user.password}${k.way === 'browser' ? '' : '; BROWSER= logs in over HTTP, as no browser can open here'}):`);
+  out();
+  for (const line of [
+    `export PATH=${quote(join(REPO, 'bin'))}:"$PATH" CA_PATH=${quote(k.devDir)}`,
+    `cd ${quote(k.devDir)}`,
+    '# the developer: a browser login for a certificate of their own',
+    `${browser}ca certificate ${k.idp.user.email ?? k.idp.user.username} alice.crt alice.key --force`,
+    'ca inspect alice.crt --short',
+    '# CI: an ID token got without a person (a CI job gets its platform\'s), then --token',
+    `ID_TOKEN=$(BROWSER=${quote(HTTP_BROWSER)} ca oauth --oidc --bare --provider ${k.idp.issuer} --client-id ${CLIENT_ID} --client-secret ${CLIENT_SECRET})`,
+    `ca certificate ${k.idp.user.email ?? k.idp.user.username} ci.crt ci.key --token "$ID_TOKEN" --force`,
+    '# the admin: the CA\'s own home',
+    `CA_PATH=${quote(k.caPath)} ca provisioner list`,
+  ]) {
+    out(`${INDENT}${line}`);
+  }
+  out();
+  out(`Logs: ${k.logDir}`);
+  out(`Stop them and remove everything: kill ${pids.join(' ')} && rm -rf ${quote(k.demoDir)}`);
 }
 
 /**
@@ -500,23 +635,32 @@ async function cleanup(started: Started, opts: Options): Promise<void> {
     await quietly('the mTLS server', () => mtls.close());
     stopped.push('the mTLS server');
   }
-  if (started.serve) {
+  // --keep after a success: the CA and the IdP stay, on their own (printKept said how to stop them).
+  const keepRunning = opts.keep && started.finished === true;
+  if (started.serve && !keepRunning) {
     const { child } = started.serve;
     await quietly('ca serve', () => stopChild(child));
     stopped.push('ca serve');
   }
-  // Anything else still running (a command cut short by Ctrl-C or a failure).
-  await Promise.all([...running].map((child) => quietly(`a child process (${child.pid})`, () => stopChild(child))));
-  if (started.idp) {
-    const { idp } = started;
-    await quietly('the IdP', () => idp.close());
+  if (started.idp && !keepRunning) {
+    const { child } = started.idp;
+    await quietly('the IdP', () => stopChild(child));
     stopped.push('the IdP');
   }
+  if (keepRunning) {
+    for (const kept of [started.serve?.child, started.idp?.child]) {
+      if (!kept) continue;
+      running.delete(kept);
+      kept.unref();
+    }
+  }
+  // Anything else still running (a command cut short by Ctrl-C or a failure).
+  await Promise.all([...running].map((child) => quietly(`a child process (${child.pid})`, () => stopChild(child))));
   if (started.browserDone) await quietly('the scripted browser', () => started.browserDone as Promise<unknown>);
   if (stopped.length) note(`Stopped ${stopped.length > 1 ? `${stopped.slice(0, -1).join(', ')} and ${stopped.at(-1)}` : stopped[0]}.`);
   if (!started.demoDir) return;
   if (opts.keep) {
-    note(`Kept the demo directory: ${started.demoDir}`);
+    note(keepRunning ? `Kept ${started.demoDir}, and the CA and the IdP running.` : `Kept the demo directory: ${started.demoDir}`);
     return;
   }
   const { demoDir } = started;

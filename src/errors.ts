@@ -104,6 +104,21 @@ export function missingFlag(flag: string, why = ''): CaError {
   });
 }
 
+/** `'--a'`, `'--a' and '--b'`, `'--a', '--b' and '--c'`. */
+export function listFlags(flags: string[]): string {
+  const quoted = flags.map((f) => `'${f}'`);
+  return quoted.length <= 1 ? (quoted[0] ?? '') : `${quoted.slice(0, -1).join(', ')} and ${quoted[quoted.length - 1] as string}`;
+}
+
+/** Every flag a command needs and could not prompt for, in one error (one run tells all). */
+export function missingFlags(flags: string[]): CaError {
+  if (flags.length === 1) return missingFlag(flags[0] as string);
+  return new CaError('ERR_MISSING_FLAG', `missing the ${listFlags(flags)} flags`, {
+    exitCode: 2,
+    hint: 'pass them, or run the command in a terminal to be asked for them',
+  });
+}
+
 /** Describe any thrown value in one line, for wrapping causes into our own messages. */
 export function describe(err: unknown): string {
   if (err instanceof Error) {
@@ -113,4 +128,34 @@ export function describe(err: unknown): string {
     return cause && !base.includes(cause) ? `${base}: ${cause}` : base;
   }
   return String(err);
+}
+
+/** What a file system error means, in words: no errno code, no path (the message names it once). */
+export function fileProblem(err: unknown): string {
+  switch ((err as NodeJS.ErrnoException | undefined)?.code) {
+    case 'ENOENT':
+      return 'no such file or directory';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'it is a directory, not a file';
+    case 'ENOTDIR':
+      return 'a part of the path is a file, not a directory';
+    case 'EEXIST':
+      return 'a file is in the way';
+    case 'EROFS':
+      return 'the file system is read-only';
+    case 'ENOSPC':
+      return 'no space left on the device';
+    case 'ELOOP':
+      return 'too many levels of symbolic links';
+    case 'ENAMETOOLONG':
+      return 'the name is too long';
+    case 'EMFILE':
+    case 'ENFILE':
+      return 'too many open files';
+    default:
+      return describe(err);
+  }
 }

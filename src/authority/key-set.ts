@@ -6,11 +6,13 @@
  * - Fresh for the response's `Cache-Control: max-age` (12 h without one), less a random jitter
  *   (1 h for long lifetimes, a third of shorter ones) so that processes do not refresh in step.
  * - Past that, requests keep using the cached keys while one refresh runs in the background.
- * - A failed refresh keeps the old keys and is retried after the same 30 s.
+ * - A failed refresh keeps the old keys and is retried after the same 30 s. A set with no key
+ *   that could verify a token (`{"keys": []}`, keys of unknown types, garbage) counts as failed:
+ *   a broken or hostile answer never replaces keys that work.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';
-import { describe } from '../errors.js';
+import { CaError, describe } from '../errors.js';
 import { fetchJwks } from './discovery.js';
 
 /** Lifetime of a key set whose response says nothing (step-ca's default). */
@@ -58,6 +60,19 @@ const KEY_TYPE_FOR_ALG: Record<string, { kty: string; crv?: string }> = {
 
 /** The algorithms we accept on ID tokens: asymmetric only, never `none` or HMAC. */
 export const ALLOWED_TOKEN_ALGORITHMS = Object.keys(KEY_TYPE_FOR_ALG);
+
+/** A public key we could verify a token with: a type we accept, its members present, meant for signatures. */
+export function isUsableSigningKey(jwk: Record<string, unknown>): boolean {
+  const str = (name: string): boolean => typeof jwk[name] === 'string' && jwk[name] !== '';
+  const type = Object.values(KEY_TYPE_FOR_ALG).find((t) => t.kty === jwk.kty && (t.crv === undefined || t.crv === jwk.crv));
+  if (!type) return false;
+  const members = jwk.kty === 'RSA' ? ['n', 'e'] : jwk.kty === 'EC' ? ['x', 'y'] : ['x'];
+  if (!members.every(str)) return false;
+  if (jwk.use !== undefined && jwk.use !== 'sig') return false;
+  if (jwk.kid !== undefined && typeof jwk.kid !== 'string') return false;
+  if (jwk.alg !== undefined && typeof jwk.alg !== 'string') return false;
+  return jwk.key_ops === undefined || (Array.isArray(jwk.key_ops) && jwk.key_ops.includes('verify'));
+}
 
 /** `max-age` of a Cache-Control header, in ms, or undefined. */
 export function maxAgeMs(cacheControl: string | null): number | undefined {
@@ -170,7 +185,11 @@ export class KeySet {
 
   private async fetchNow(): Promise<void> {
     const { keys, headers } = await fetchJwks(this.jwksUri, { fetch: this.options.fetch, timeoutMs: FETCH_TIMEOUT_MS });
-    this.keys = keys.filter((k) => typeof k.kty === 'string').map((jwk) => ({ jwk: jwk as JWK }));
+    const usable = keys.filter(isUsableSigningKey);
+    if (usable.length === 0) {
+      throw new CaError('ERR_DISCOVERY', `the key set at ${this.jwksUri} has no usable signing key (${keys.length} keys)`, { status: 502 });
+    }
+    this.keys = usable.map((jwk) => ({ jwk: jwk as JWK }));
     this.expiresAt = this.options.now().getTime() + keySetLifetimeMs(headers.get('cache-control'), this.random);
   }
 }

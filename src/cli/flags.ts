@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Option } from 'commander';
-import { CaError, UsageError, describe } from '../errors.js';
+import { CaError, UsageError, fileProblem } from '../errors.js';
 import type { Ctx } from './context.js';
 
 /** Commander's collector for a flag that may be given more than once. */
@@ -29,7 +29,11 @@ export async function readPasswordFile(path: string): Promise<string> {
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new CaError('ERR_FILE_NOT_FOUND', `cannot read the password file ${path}: ${describe(err)}`, { exitCode: 1 });
+    const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new CaError(missing ? 'ERR_FILE_NOT_FOUND' : 'ERR_FILE_IO', missing ? `the password file ${path} does not exist` : `cannot read the password file ${path}: ${fileProblem(err)}`, {
+      cause: err,
+      hint: 'check the path given to --password-file (or $CA_PASSWORD_FILE)',
+    });
   }
   const password = text.replace(/\s+$/, '');
   if (!password) throw new CaError('ERR_PASSWORD', `the password file ${path} is empty`);

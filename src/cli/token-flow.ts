@@ -205,6 +205,7 @@ async function oidcToken(p: RemoteProvisioner, req: TokenRequest, ctx: TokenCtx)
       configurationEndpoint: p.configurationEndpoint,
       clientId: p.clientID,
       clientSecret: p.clientSecret,
+      tenantId: p.tenantID,
       scopes: p.scopes,
       authParams: p.authParams,
       listen: req.listen ?? p.listenAddress,

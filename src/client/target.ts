@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CaError, UsageError, describe } from '../errors.js';
+import { CaError, UsageError, fileProblem } from '../errors.js';
+import { parseJsonFile } from '../config/json.js';
 import { makeClosableFetch, makeFetch } from './http.js';
 import { CaClient } from './ca-client.js';
 
@@ -18,14 +19,19 @@ export function defaultsPath(caPath: string): string {
 }
 
 export async function readDefaults(caPath: string): Promise<ClientDefaults> {
+  const path = defaultsPath(caPath);
+  let text: string;
   try {
-    return JSON.parse(await readFile(defaultsPath(caPath), 'utf8')) as ClientDefaults;
+    text = await readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw new CaError('ERR_CONFIG_INVALID', `cannot read ${defaultsPath(caPath)}: ${describe(err)}`, {
-      hint: "fix it, or run 'ca bootstrap' again",
-    });
+    throw new CaError('ERR_CONFIG_INVALID', `cannot read ${path}: ${fileProblem(err)}`, { cause: err, hint: "fix it, or run 'ca bootstrap' again" });
   }
+  const value = parseJsonFile(text, path);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new CaError('ERR_CONFIG_INVALID', `${path}: expected a JSON object ({...})`, { hint: "fix it, or run 'ca bootstrap' again" });
+  }
+  return value as ClientDefaults;
 }
 
 /** step's rule: a CA URL without a scheme gets https://, and it must be https. */
@@ -75,7 +81,7 @@ export async function resolveCaTarget(flags: CaTargetFlags, ctx: { caPath: strin
     rootPem = await readFile(rootPath, 'utf8');
   } catch (err) {
     const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new CaError('ERR_FILE_NOT_FOUND', missing ? `the root certificate ${rootPath} does not exist` : `cannot read ${rootPath}: ${describe(err)}`, {
+    throw new CaError('ERR_FILE_NOT_FOUND', missing ? `the root certificate ${rootPath} does not exist` : `cannot read ${rootPath}: ${fileProblem(err)}`, {
       hint: "run 'ca bootstrap --ca-url URL --fingerprint FP', or pass --root FILE (or set CA_ROOT)",
     });
   }

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
-import { open, rename, stat, unlink, writeFile, readFile } from 'node:fs/promises';
+import { closeSync, fsyncSync, linkSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { chmod, link, mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { CaError, describe } from '../errors.js';
+import { CaError, fileProblem } from '../errors.js';
 
 /**
  * Replace a file's content in one step: write a temporary file beside it, fsync, rename over it.
@@ -30,7 +30,7 @@ export async function writeFilesAtomic(files: { path: string; data: string | Uin
       await rename(tmp, path);
     } catch (err) {
       await unlink(tmp).catch(() => undefined);
-      throw new CaError('ERR_FILE_IO', `cannot write ${path}: ${describe(err)}`, { cause: err });
+      throw new CaError('ERR_FILE_IO', `cannot write ${path}: ${fileProblem(err)}`, { cause: err });
     }
     syncDir(dirname(path));
   }
@@ -38,7 +38,7 @@ export async function writeFilesAtomic(files: { path: string; data: string | Uin
 
 /** A synced temporary file beside `path` with the new content; the target's mode is kept unless given. */
 async function stage(path: string, data: string | Uint8Array, mode?: number): Promise<string> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = tempNameFor(path);
   let keepMode = mode;
   if (keepMode === undefined) {
     try {
@@ -59,7 +59,7 @@ async function stage(path: string, data: string | Uint8Array, mode?: number): Pr
     return tmp;
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
-    throw new CaError('ERR_FILE_IO', `cannot write ${path}: ${describe(err)}`, { cause: err });
+    throw new CaError('ERR_FILE_IO', `cannot write ${path}: ${fileProblem(err)}`, { cause: err });
   }
 }
 
@@ -80,8 +80,10 @@ function syncDir(dir: string): void {
 export interface LockOptions {
   /** Give up after this long (default 15 s). */
   timeoutMs?: number;
-  /** A lock older than this whose owner is gone is taken over (default 30 s). */
+  /** A lock older than this is taken over even if its owner seems alive (a reused pid; default 30 s). */
   staleMs?: number;
+  /** An empty or unreadable lock (not one of ours: ours are never empty) is taken over once this old (default 3 s). */
+  unreadableStaleMs?: number;
 }
 
 function processAlive(pid: number): boolean {
@@ -93,53 +95,187 @@ function processAlive(pid: number): boolean {
   }
 }
 
-async function lockIsStale(lockPath: string, staleMs: number): Promise<boolean> {
+/** The temporary name of a file being staged for `target` by this process. */
+function tempNameFor(target: string, infix = ''): string {
+  return join(dirname(target), `.${basename(target)}${infix}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
+/** What a lock file held when it was judged: enough to tell it from a newer lock at the same path. */
+interface LockSeen {
+  ino: number;
+  mtimeMs: number;
+  text: string;
+}
+
+/** The lock as it is now; undefined when it is gone (just try again). One we cannot read names no owner. */
+async function seeLock(lockPath: string): Promise<LockSeen | undefined> {
+  let ino: number;
+  let mtimeMs: number;
   try {
-    const [info, owner] = await Promise.all([stat(lockPath), readFile(lockPath, 'utf8')]);
-    const pid = Number.parseInt(owner, 10);
-    if (Number.isInteger(pid) && pid > 0 && !processAlive(pid)) return true;
-    return Date.now() - info.mtimeMs > staleMs;
+    ({ ino, mtimeMs } = await stat(lockPath));
   } catch {
-    return false; // gone already, or unreadable: just try again
+    return undefined;
+  }
+  const text = await readFile(lockPath, 'utf8').catch(() => '');
+  return { ino, mtimeMs, text };
+}
+
+/**
+ * May this lock be taken over now? Its owner (the pid on its first line) is not a live process;
+ * or it names no owner (empty, garbage: a writer killed mid-way by an older ca) and is a few
+ * seconds old; or it is older than `staleMs` whatever it says.
+ */
+function lockIsStale(seen: LockSeen, opts: Required<Pick<LockOptions, 'staleMs' | 'unreadableStaleMs'>>): boolean {
+  const age = Date.now() - seen.mtimeMs;
+  const owner = /^(\d+)\s/.exec(`${seen.text}\n`);
+  const pid = owner ? Number(owner[1]) : NaN;
+  if (Number.isSafeInteger(pid) && pid > 0) return !processAlive(pid) || age > opts.staleMs;
+  return age > opts.unreadableStaleMs;
+}
+
+/**
+ * Remove a stale lock, but only the one that was judged: it is moved aside first (one rename,
+ * which only one of several racing processes wins), and if what was moved is a newer lock (its
+ * owner released it and another process took it meanwhile), it is put back.
+ */
+async function removeStaleLock(lockPath: string, seen: LockSeen): Promise<void> {
+  const aside = tempNameFor(lockPath, '.stale');
+  try {
+    await rename(lockPath, aside);
+  } catch {
+    return; // someone else removed it
+  }
+  const moved = await seeLock(aside);
+  if (moved && (moved.ino !== seen.ino || moved.text !== seen.text)) await link(aside, lockPath).catch(() => undefined);
+  await unlink(aside).catch(() => undefined);
+}
+
+/**
+ * Create the lock with its owner already in it: the content is written to a temporary file and
+ * hard-linked to the lock's name, so the lock never exists empty, even when the process is
+ * killed at that moment. File systems without hard links get an exclusive create and a write.
+ */
+function createLock(lockPath: string): boolean {
+  const content = `${process.pid}\n${randomBytes(8).toString('hex')}\n`;
+  const tmp = tempNameFor(lockPath);
+  try {
+    createExclusive(tmp, content);
+    linkSync(tmp, lockPath);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EXDEV') throw err;
+  } finally {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* never created */
+    }
+  }
+  try {
+    createExclusive(lockPath, content);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+}
+
+/** A new file with `content` (EEXIST when there is one). */
+function createExclusive(path: string, content: string): void {
+  const fd = openSync(path, 'wx', 0o600);
+  try {
+    writeSync(fd, content);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Leftovers of ca processes killed while staging: older than this and not a live process's. */
+const LEFTOVER_MIN_AGE_MS = 10 * 60_000;
+
+/**
+ * Remove the temporary files a killed ca left beside `path` (`.ca.json.<pid>.<hex>.tmp`, which
+ * hold the client secrets of ca.json, and lock leftovers): those of a process that is gone, or
+ * old ones. Called while holding the lock, when no live editor stages files for `path`.
+ */
+async function removeLeftovers(path: string): Promise<void> {
+  const base = basename(path).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const leftover = new RegExp(`^\\.${base}(?:\\.lock(?:\\.stale)?)?\\.(\\d+)\\.[0-9a-f]+\\.tmp$`);
+  let names: string[];
+  try {
+    names = await readdir(dirname(path));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = leftover.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    const file = join(dirname(path), name);
+    try {
+      if (pid === process.pid) continue;
+      if (processAlive(pid) && Date.now() - (await stat(file)).mtimeMs < LEFTOVER_MIN_AGE_MS) continue;
+      await unlink(file);
+    } catch {
+      /* gone already, or not ours to remove: leave it */
+    }
   }
 }
 
 /**
  * Run `fn` while holding `<path>.lock`, a file created exclusively, so that concurrent `ca`
- * processes editing the same file take turns instead of losing each other's changes.
+ * processes editing the same file take turns instead of losing each other's changes. A lock left
+ * by a process that is gone (kill -9) is taken over at once, as are the temporary files it left.
  */
 export async function withFileLock<T>(path: string, fn: () => Promise<T>, opts: LockOptions = {}): Promise<T> {
   const lockPath = `${path}.lock`;
   const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
-  const staleMs = opts.staleMs ?? 30_000;
+  const stale = { staleMs: opts.staleMs ?? 30_000, unreadableStaleMs: opts.unreadableStaleMs ?? 3_000 };
   let wait = 5;
   for (;;) {
     try {
-      const fd = openSync(lockPath, 'wx', 0o600);
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      break;
+      if (createLock(lockPath)) break;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new CaError('ERR_FILE_IO', `cannot lock ${path}: ${describe(err)}`, { cause: err });
-      }
-      if (await lockIsStale(lockPath, staleMs)) {
-        await unlink(lockPath).catch(() => undefined);
-        continue;
-      }
-      if (Date.now() > deadline) {
-        throw new CaError('ERR_CONFIG_LOCKED', `${path} is locked by another ca process`, {
-          hint: `wait for it to finish, or remove ${lockPath} if no ca command is running`,
-        });
-      }
-      await new Promise((r) => setTimeout(r, wait + Math.random() * wait));
-      wait = Math.min(wait * 2, 100);
+      throw new CaError('ERR_FILE_IO', `cannot lock ${path}: ${fileProblem(err)}`, { cause: err });
     }
+    const seen = await seeLock(lockPath);
+    if (seen && lockIsStale(seen, stale)) {
+      await removeStaleLock(lockPath, seen);
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new CaError('ERR_CONFIG_LOCKED', `${path} is locked by another ca process${seen ? ` (${ownerOf(seen)})` : ''}`, {
+        hint: `wait for it to finish, or remove ${lockPath} if no ca command is running`,
+      });
+    }
+    await new Promise((r) => setTimeout(r, wait + Math.random() * wait));
+    wait = Math.min(wait * 2, 100);
   }
   try {
+    await removeLeftovers(path);
     return await fn();
   } finally {
     await unlink(lockPath).catch(() => undefined);
+  }
+}
+
+function ownerOf(seen: LockSeen): string {
+  const pid = /^(\d+)\s/.exec(`${seen.text}\n`)?.[1];
+  return pid ? `pid ${pid}` : 'no owner recorded';
+}
+
+/**
+ * `mkdir -p` with `mode` (with `setMode`, also on a directory that exists, whatever the umask):
+ * a CaError naming the directory and why when it cannot (a file in the way, no permission).
+ */
+export async function makeDirectory(dir: string, mode: number, opts: { setMode?: boolean; hint?: string } = {}): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode });
+    if (opts.setMode) await chmod(dir, mode);
+  } catch (err) {
+    throw new CaError('ERR_FILE_IO', `cannot create the directory ${dir}: ${fileProblem(err)}`, { cause: err, hint: opts.hint });
   }
 }
 

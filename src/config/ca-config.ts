@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import { CaError, describe } from '../errors.js';
+import { CaError, fileProblem } from '../errors.js';
 import { withFileLock, writeFileAtomic } from './atomic.js';
-import { formatDuration, tryParseDuration } from './duration.js';
+import { parseJsonFile } from './json.js';
+import { shortDuration, tryParseDuration } from './duration.js';
 
 /**
  * ca.json in step-ca's schema. We model the fields we use and keep every other one as it was
@@ -50,8 +51,9 @@ export interface CaConfigJson {
 /** step-ca's global claim defaults for X.509 (ms). */
 export const GLOBAL_TLS_CLAIMS = { min: 5 * 60_000, max: 24 * 3_600_000, default: 24 * 3_600_000 };
 
+/** A ca.json that parses but is wrong. The hint never suggests 'ca init --force': that would replace the CA's keys. */
 export function invalidConfig(path: string, detail: string): CaError {
-  return new CaError('ERR_CONFIG_INVALID', `${path}: ${detail}`, { hint: `fix ${path} by hand, or recreate it with 'ca init --force'` });
+  return new CaError('ERR_CONFIG_INVALID', `${path}: ${detail}`, { hint: `fix ${path} by hand` });
 }
 
 /** Read and parse ca.json; a missing file or bad JSON is a clear error naming the file. */
@@ -65,25 +67,51 @@ export async function readCaConfig(path: string): Promise<CaConfigJson> {
         hint: "run 'ca init' first, or point --ca-config (or $CA_PATH) at an existing ca.json",
       });
     }
-    throw new CaError('ERR_FILE_IO', `cannot read ${path}: ${describe(err)}`, { cause: err });
+    throw new CaError('ERR_FILE_IO', `cannot read the CA configuration ${path}: ${fileProblem(err)}`, {
+      cause: err,
+      hint: 'point --ca-config (or $CA_PATH) at a readable ca.json',
+    });
   }
   return parseCaConfig(text, path);
 }
 
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Parse ca.json: JSON (a syntax error points at its line and column), an object, and the parts
+ * every command walks shaped as step-ca requires (`authority` an object, each provisioner an
+ * object with a `type` and a `name`), so no command trips over them later.
+ */
 export function parseCaConfig(text: string, path: string): CaConfigJson {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    throw invalidConfig(path, `not valid JSON (${describe(err)})`);
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalidConfig(path, 'expected a JSON object');
+  const value = parseJsonFile(text, path);
+  if (!isObject(value)) throw invalidConfig(path, `expected a JSON object ({...}), found ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}`);
   const config = value as CaConfigJson;
-  const provisioners = config.authority?.provisioners;
-  if (provisioners !== undefined && provisioners !== null && !Array.isArray(provisioners)) {
-    throw invalidConfig(path, '"authority.provisioners" must be an array');
-  }
+  const authority: unknown = config.authority;
+  if (authority === undefined || authority === null) return config;
+  if (!isObject(authority)) throw invalidConfig(path, '"authority" must be an object');
+  const provisioners = authority.provisioners;
+  if (provisioners === undefined || provisioners === null) return config;
+  if (!Array.isArray(provisioners)) throw invalidConfig(path, '"authority.provisioners" must be an array');
+  provisioners.forEach((p: unknown, i) => {
+    if (!isObject(p) || typeof p.type !== 'string' || p.type === '' || typeof p.name !== 'string') {
+      throw invalidConfig(path, `"authority.provisioners[${i}]" must be an object with a "type" and a "name"`);
+    }
+  });
   return config;
+}
+
+/**
+ * Refuse a ca.json that is not a CA's (`{}`, another program's JSON): one that `ca init` or `step
+ * ca init` wrote names its root, intermediate certificate and key.
+ */
+export function requireCaConfig(config: CaConfigJson, path: string): void {
+  const named = (v: unknown): boolean => (typeof v === 'string' && v !== '') || (Array.isArray(v) && v.length > 0);
+  const missing = (['root', 'crt', 'key'] as const).filter((field) => !named(config[field]));
+  if (missing.length > 0) {
+    throw new CaError('ERR_CONFIG_INVALID', `${path} is not a CA configuration: it has no ${missing.map((f) => `"${f}"`).join(', ')}`, {
+      hint: "point --ca-config (or $CA_PATH) at the ca.json that 'ca init' wrote, or run 'ca init' to create a CA",
+    });
+  }
 }
 
 /** ca.json as step writes it: tab indentation, trailing newline. */
@@ -134,30 +162,48 @@ function claimMs(claims: Claims | undefined, key: string, where: string): number
   return ms;
 }
 
+export type TlsClaimKey = 'minTLSCertDuration' | 'maxTLSCertDuration' | 'defaultTLSCertDuration';
+/** Where a duration in force came from. */
+export type ClaimSource = 'provisioner' | 'authority' | 'default';
+/** How a message names a duration: a flag when it came from one, else its ca.json field. */
+export type ClaimLabel = (key: TlsClaimKey, from: ClaimSource) => string;
+
+const DEFAULT_NAMES: Record<TlsClaimKey, string> = {
+  minTLSCertDuration: 'the default minimum',
+  maxTLSCertDuration: 'the default maximum',
+  defaultTLSCertDuration: 'the default duration',
+};
+
+/** ca.json's names: `claims.<key>` of the provisioner, `authority.claims.<key>`, or step-ca's default. */
+export const claimFieldLabel: ClaimLabel = (key, from) => (from === 'provisioner' ? `claims.${key}` : from === 'authority' ? `authority.claims.${key}` : DEFAULT_NAMES[key]);
+
 /**
  * The X.509 durations in force for a provisioner: its own claims, else the authority's, else
- * step-ca's defaults; validated with step's messages.
+ * step-ca's defaults. A contradiction names both values where they came from (`label`: the
+ * flags of `ca provisioner add`, or the ca.json fields), e.g. "--x509-max-dur 1h is shorter than
+ * --x509-min-dur 2h".
  */
-export function effectiveTlsDurations(provisionerClaims: Claims | undefined, globalClaims: Claims | undefined): TlsDurations {
-  const pick = (key: string, fallback: number) =>
-    claimMs(provisionerClaims, key, 'claims') ?? claimMs(globalClaims, key, 'authority.claims') ?? fallback;
-  const d = {
-    min: pick('minTLSCertDuration', GLOBAL_TLS_CLAIMS.min),
-    max: pick('maxTLSCertDuration', GLOBAL_TLS_CLAIMS.max),
-    default: pick('defaultTLSCertDuration', GLOBAL_TLS_CLAIMS.default),
+export function effectiveTlsDurations(provisionerClaims: Claims | undefined, globalClaims: Claims | undefined, label: ClaimLabel = claimFieldLabel): TlsDurations {
+  const fallback: Record<TlsClaimKey, number> = {
+    minTLSCertDuration: GLOBAL_TLS_CLAIMS.min,
+    maxTLSCertDuration: GLOBAL_TLS_CLAIMS.max,
+    defaultTLSCertDuration: GLOBAL_TLS_CLAIMS.default,
   };
-  const bad = (msg: string) => new CaError('ERR_DURATION_INVALID', `claims: ${msg}`, { exitCode: 2 });
-  if (d.min <= 0) throw bad(`MinTLSCertDuration must be greater than 0`);
-  if (d.max <= 0) throw bad(`MaxTLSCertDuration must be greater than 0`);
-  if (d.default <= 0) throw bad(`DefaultTLSCertDuration must be greater than 0`);
-  if (d.max < d.min) {
-    throw bad(`MaxCertDuration cannot be less than MinCertDuration: MaxCertDuration - ${formatDuration(d.max)}, MinCertDuration - ${formatDuration(d.min)}`);
-  }
-  if (d.default < d.min) {
-    throw bad(`DefaultCertDuration cannot be less than MinCertDuration: DefaultCertDuration - ${formatDuration(d.default)}, MinCertDuration - ${formatDuration(d.min)}`);
-  }
-  if (d.default > d.max) {
-    throw bad(`DefaultCertDuration cannot be greater than MaxCertDuration: DefaultCertDuration - ${formatDuration(d.default)}, MaxCertDuration - ${formatDuration(d.max)}`);
-  }
-  return d;
+  const pick = (key: TlsClaimKey): { ms: number; name: string } => {
+    const own = claimMs(provisionerClaims, key, 'claims');
+    if (own !== undefined) return { ms: own, name: label(key, 'provisioner') };
+    const global = claimMs(globalClaims, key, 'authority.claims');
+    if (global !== undefined) return { ms: global, name: label(key, 'authority') };
+    return { ms: fallback[key], name: label(key, 'default') };
+  };
+  const min = pick('minTLSCertDuration');
+  const max = pick('maxTLSCertDuration');
+  const def = pick('defaultTLSCertDuration');
+  const bad = (msg: string) => new CaError('ERR_DURATION_INVALID', msg, { exitCode: 2 });
+  const said = (d: { ms: number; name: string }): string => `${d.name} ${shortDuration(d.ms)}`;
+  for (const d of [min, max, def]) if (d.ms <= 0) throw bad(`${d.name} must be longer than 0`);
+  if (max.ms < min.ms) throw bad(`${said(max)} is shorter than ${said(min)}`);
+  if (def.ms < min.ms) throw bad(`${said(def)} is shorter than ${said(min)}`);
+  if (def.ms > max.ms) throw bad(`${said(def)} is longer than ${said(max)}`);
+  return { min: min.ms, max: max.ms, default: def.ms };
 }

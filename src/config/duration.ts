@@ -59,6 +59,11 @@ export function formatDuration(ms: number): string {
   return `${sign}${secs}s`;
 }
 
+/** A duration as people write it: Go's form without its zero parts (1h, 1h30m, 5m, 90ms). */
+export function shortDuration(ms: number): string {
+  return formatDuration(ms).replace(/([hm])0s$/, '$1').replace(/h0m$/, 'h');
+}
+
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?(?:[Zz]|[+-](\d{2}):(\d{2}))$/;
 
 /** An RFC 3339 time that names a real instant (no 2026-02-30, 24:00 or +99:99); undefined otherwise. */

@@ -5,7 +5,7 @@
  * them: services, scripts, CI jobs without an identity provider.
  */
 import { CaError, UsageError } from '../errors.js';
-import { effectiveTlsDurations, type Claims, type ProvisionerJson } from './ca-config.js';
+import { effectiveTlsDurations, type ClaimLabel, type Claims, type ProvisionerJson } from './ca-config.js';
 import { applyClaimChanges, checkUniqueName, newProvisionerClaims, ordered, type ClaimChanges } from './provisioner.js';
 
 /** The public key of a JWK provisioner (a JWK: `kty`, `kid`, `use`, `alg` and the key's members). */
@@ -78,14 +78,14 @@ export function applyJwkChanges(p: JwkProvisionerJson, c: JwkChanges): JwkProvis
  * a name and a kid no other provisioner has (a token names its provisioner by `iss` and its key
  * by `kid`, and the CA serves the encrypted key by kid).
  */
-export function validateJwkProvisioner(p: JwkProvisionerJson, others: ProvisionerJson[], globalClaims: Claims | undefined): void {
+export function validateJwkProvisioner(p: JwkProvisionerJson, others: ProvisionerJson[], globalClaims: Claims | undefined, label?: ClaimLabel): void {
   if (!p.key || typeof p.key !== 'object' || typeof p.key.kty !== 'string') throw new UsageError('provisioner key cannot be empty');
   const kid = kidOf(p);
   if (!kid) throw new UsageError(`provisioner ${p.name}: the key has no "kid"`);
   if (p.encryptedKey !== undefined && (typeof p.encryptedKey !== 'string' || p.encryptedKey.split('.').length !== 5)) {
     throw new UsageError(`provisioner ${p.name}: "encryptedKey" is not a compact JWE`);
   }
-  effectiveTlsDurations(p.claims, globalClaims);
+  effectiveTlsDurations(p.claims, globalClaims, label);
   checkUniqueName(p, others);
   const sameKey = others.find((other) => isJwk(other) && kidOf(other) === kid);
   if (sameKey) {

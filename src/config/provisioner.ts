@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
-import { CaError, UsageError } from '../errors.js';
-import { effectiveTlsDurations, type Claims, type ProvisionerJson } from './ca-config.js';
+import { CaError, UsageError, listFlags } from '../errors.js';
+import { claimFieldLabel, effectiveTlsDurations, type ClaimLabel, type Claims, type ProvisionerJson, type TlsClaimKey } from './ca-config.js';
 import { formatDuration, parseDuration } from './duration.js';
 
 /** The provisioner types step knows; ca signs with OIDC ones and keeps the others as they are. */
@@ -104,14 +104,19 @@ export function newProvisionerClaims(): Claims {
 
 /** A new OIDC provisioner from `ca provisioner add` flags, as `step ca provisioner add` writes it. */
 export function newOidcProvisioner(name: string, c: OidcChanges): OidcProvisionerJson {
-  if (!c.clientId) throw new UsageError(`'--type OIDC' requires the '--client-id' flag`);
-  if (!c.configurationEndpoint) throw new UsageError(`'--type OIDC' requires the '--configuration-endpoint' flag`);
+  const { clientId, configurationEndpoint } = c;
+  if (!clientId || !configurationEndpoint) {
+    const missing = [clientId ? undefined : '--client-id', configurationEndpoint ? undefined : '--configuration-endpoint'].filter((f) => f !== undefined);
+    throw new UsageError(`'--type OIDC' requires the ${listFlags(missing)} flag${missing.length > 1 ? 's' : ''}`, {
+      hint: 'e.g. --client-id ID --configuration-endpoint https://accounts.google.com/.well-known/openid-configuration',
+    });
+  }
   const base: OidcProvisionerJson = {
     type: 'OIDC',
     name,
-    clientID: c.clientId,
+    clientID: clientId,
     clientSecret: c.clientSecret ?? '',
-    configurationEndpoint: c.configurationEndpoint,
+    configurationEndpoint,
     claims: newProvisionerClaims(),
     options: { x509: {}, ssh: {} },
   };
@@ -124,12 +129,8 @@ export function newOidcProvisioner(name: string, c: OidcChanges): OidcProvisione
  */
 export function applyClaimChanges(claims: Claims | undefined, c: ClaimChanges): Claims | undefined {
   let next = claims ? { ...claims } : undefined;
-  const durations: [keyof Claims, string | undefined, string][] = [
-    ['minTLSCertDuration', c.x509MinDur, '--x509-min-dur'],
-    ['maxTLSCertDuration', c.x509MaxDur, '--x509-max-dur'],
-    ['defaultTLSCertDuration', c.x509DefaultDur, '--x509-default-dur'],
-  ];
-  for (const [key, value, flag] of durations) {
+  for (const [key, { change, flag }] of Object.entries(DURATION_FLAGS) as [TlsClaimKey, (typeof DURATION_FLAGS)[TlsClaimKey]][]) {
+    const value = c[change];
     if (value === undefined) continue;
     next ??= {};
     next[key] = normalizedDuration(value, flag);
@@ -156,6 +157,22 @@ export function applyOidcChanges(p: OidcProvisionerJson, c: OidcChanges): OidcPr
   return normalizeOidc(next);
 }
 
+/** The flags that set each X.509 duration claim. */
+const DURATION_FLAGS: Record<TlsClaimKey, { change: 'x509MinDur' | 'x509MaxDur' | 'x509DefaultDur'; flag: string }> = {
+  minTLSCertDuration: { change: 'x509MinDur', flag: '--x509-min-dur' },
+  maxTLSCertDuration: { change: 'x509MaxDur', flag: '--x509-max-dur' },
+  defaultTLSCertDuration: { change: 'x509DefaultDur', flag: '--x509-default-dur' },
+};
+
+/** Duration messages for `ca provisioner add|update`: a value set by a flag now is named by that flag. */
+export function claimFlagLabel(changes: ClaimChanges): ClaimLabel {
+  return (key, from) => {
+    if (from !== 'provisioner') return claimFieldLabel(key, from);
+    const { change, flag } = DURATION_FLAGS[key];
+    return changes[change] !== undefined ? flag : `the provisioner's claims.${key}`;
+  };
+}
+
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
 /** A host that is this machine (`http://` is allowed there for discovery: a local test IdP). */
@@ -163,6 +180,26 @@ export function isLoopbackHost(hostname: string): boolean {
   const h = hostname.toLowerCase();
   if (LOOPBACK_NAMES.has(h) || h.endsWith('.localhost')) return true;
   return isIP(h) === 4 && h.startsWith('127.');
+}
+
+/**
+ * An endpoint a discovery document lists, for the CA and the CLI alike: https, or http on a
+ * loopback host (a local IdP). An http URL elsewhere usually means the IdP does not know its
+ * public https address (behind a TLS-terminating proxy); keys and credentials must not travel
+ * over it, so it is refused by name.
+ */
+export function checkDiscoveredEndpoint(field: string, value: string, documentUrl: string): void {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (url && (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname)))) return;
+  throw new CaError('ERR_DISCOVERY', `the identity provider's discovery document ${documentUrl} lists "${field}": "${value}", which is not an https URL (http is accepted on loopback hosts only)`, {
+    status: 502,
+    hint: "the identity provider's public URL is misconfigured (behind a TLS-terminating proxy it must still announce https): fix it there",
+  });
 }
 
 /** The discovery URL: the endpoint, with `/.well-known/openid-configuration` added unless it is there. */
@@ -191,15 +228,50 @@ export function checkConfigurationEndpoint(endpoint: string): void {
   });
 }
 
-/** `host:port` as Go's SplitHostPort takes it: host may be empty or a bracketed IPv6 address. */
-export function checkListenAddress(value: string, flag = '--listen-address'): void {
+/**
+ * `host:port` as Go's SplitHostPort takes it: host may be empty or a bracketed IPv6 address.
+ * The hint says what the address is for: by default a login callback's.
+ */
+export function checkListenAddress(value: string, flag = '--listen-address', hint = "for example 127.0.0.1:10000 or :10000 (the port the browser returns to on the user's machine)"): void {
   const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]*):(\d{1,5})$/.exec(value);
   const port = m ? Number(m[2]) : NaN;
-  if (!m || port > 65535) {
-    throw new UsageError(`invalid value '${value}' for flag '${flag}': expected host:port`, {
-      hint: 'for example 127.0.0.1:10000 or :10000 (the port the browser returns to on the user\'s machine)',
+  if (!m || port > 65535) throw new UsageError(`invalid value '${value}' for flag '${flag}': expected host:port`, { hint });
+}
+
+/**
+ * The hosts a login callback may listen on: this machine's loopback, where the browser returns
+ * (an empty host, as in step's ":10000", means loopback; `localhost`; 127.x.x.x; `[::1]`).
+ */
+export function isLoopbackListenHost(host: string): boolean {
+  const h = host.toLowerCase();
+  return h === '' || h === 'localhost' || h === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/**
+ * A login callback address: `host:port` on a loopback host. It is where the browser returns on
+ * each user's machine, so any other host (the CA's, 10.0.0.1, 0.0.0.0) breaks every login.
+ */
+export function checkLoopbackListenAddress(value: string, flag = '--listen-address'): void {
+  checkListenAddress(value, flag);
+  const colon = value.lastIndexOf(':');
+  const port = value.slice(colon + 1);
+  if (!isLoopbackListenHost(value.slice(0, colon))) {
+    throw new UsageError(`invalid value '${value}' for flag '${flag}': the login callback listens on a loopback address only (on each user's machine)`, {
+      hint: `use 127.0.0.1:${port}, localhost:${port} or :${port} (the browser returns to this address on the machine it runs on, not to the CA)`,
     });
   }
+}
+
+/**
+ * With --no-check nothing fetches the endpoint, and step-ca adds /.well-known/openid-configuration
+ * to a path without it: only the discovery document's own URL is certain to work.
+ */
+export function checkUncheckedEndpoint(endpoint: string): void {
+  const url = new URL(endpoint);
+  if (url.pathname.endsWith('/.well-known/openid-configuration') && url.search === '' && url.hash === '') return;
+  throw new UsageError(`invalid value '${endpoint}' for flag '--configuration-endpoint': with --no-check it must be the discovery document's URL, ending in /.well-known/openid-configuration`, {
+    hint: `pass ${discoveryUrl(`${url.origin}${url.pathname}`)} if that is the provider's, or drop --no-check to have it fetched and checked`,
+  });
 }
 
 function checkAuthParams(params: string[] | undefined): void {
@@ -218,18 +290,18 @@ function checkNonEmpty(values: string[] | undefined, flag: string): void {
  * Check one OIDC provisioner against the rest of the list, with step's messages: the fields it
  * needs, the endpoint, the listen address, the durations, and unique name and client ID.
  */
-export function validateOidcProvisioner(p: OidcProvisionerJson, others: ProvisionerJson[], globalClaims: Claims | undefined): void {
+export function validateOidcProvisioner(p: OidcProvisionerJson, others: ProvisionerJson[], globalClaims: Claims | undefined, label?: ClaimLabel): void {
   if (!p.name || p.name.trim() === '') throw new UsageError('provisioner name cannot be empty');
   if (!p.clientID) throw new UsageError(`'--type OIDC' requires the '--client-id' flag`);
   if (!p.configurationEndpoint) throw new UsageError(`'--type OIDC' requires the '--configuration-endpoint' flag`);
   checkConfigurationEndpoint(p.configurationEndpoint);
-  if (p.listenAddress) checkListenAddress(p.listenAddress);
+  if (p.listenAddress) checkLoopbackListenAddress(p.listenAddress);
   checkAuthParams(p.authParams);
   checkNonEmpty(p.admins, '--admin');
   checkNonEmpty(p.domains, '--domain');
   checkNonEmpty(p.groups, '--group');
   checkNonEmpty(p.scopes, '--scope');
-  effectiveTlsDurations(p.claims, globalClaims);
+  effectiveTlsDurations(p.claims, globalClaims, label);
   checkUniqueName(p, others);
   for (const other of others) {
     if (other.type.toUpperCase() === 'OIDC' && other.clientID === p.clientID) {

@@ -15,7 +15,7 @@ import { envFlag } from '../config/env-flags.js';
  * Resolves true when a browser process was started, false when none could be.
  */
 export async function openBrowser(url: string, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
-  if (envFlag(env.CA_OPEN_BROWSER) === false) return false;
+  if (!canOpenBrowser(env)) return false;
   const fromEnv = env.BROWSER?.trim();
   if (fromEnv) {
     for (const entry of fromEnv.split(delimiter)) {
@@ -27,13 +27,23 @@ export async function openBrowser(url: string, env: NodeJS.ProcessEnv = process.
     }
     return false;
   }
-  if (process.platform === 'linux' && !env.DISPLAY && !env.WAYLAND_DISPLAY && !isWsl(env)) return false;
   try {
     const { default: open } = await import('open');
     return started(await open(url));
   } catch {
     return false;
   }
+}
+
+/**
+ * Whether openBrowser may have something to start: not when CA_OPEN_BROWSER turns it off, nor on
+ * a Linux box with no display (and no $BROWSER), where the platform's opener could only fail
+ * quietly. (A $BROWSER that names a missing command is found out only by trying.)
+ */
+export function canOpenBrowser(env: NodeJS.ProcessEnv = process.env): boolean {
+  if (envFlag(env.CA_OPEN_BROWSER) === false) return false;
+  if (env.BROWSER?.trim()) return true;
+  return !(process.platform === 'linux' && !env.DISPLAY && !env.WAYLAND_DISPLAY && !isWsl(env));
 }
 
 /**

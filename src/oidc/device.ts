@@ -12,6 +12,8 @@ import type { Progress } from './progress.js';
 
 export interface DeviceFlowOptions {
   scopes: readonly string[];
+  /** The tenant an Entra ID token must be for, when the provisioner names one. */
+  tenantId?: string;
   /** The most to wait for approval; the device code's lifetime (expires_in) bounds it too. */
   timeoutMs: number;
   requireIdToken: boolean;
@@ -45,14 +47,13 @@ export async function deviceLogin(config: oidc.Configuration, opts: DeviceFlowOp
     throw failure;
   }
 
+  // The address alone on its line, nothing glued to it, so that copying it takes nothing else.
   const { user_code: userCode, verification_uri: uri, verification_uri_complete: uriComplete } = authorization;
-  if (uriComplete) {
-    deps.log(`Visit ${uriComplete}:`);
-    deps.log(userCode);
-  } else {
-    deps.log(`Visit ${uri} and enter the code:`);
-    deps.log(userCode);
-  }
+  deps.log('To log in, visit this address on any device:');
+  deps.log('');
+  deps.log(uriComplete ?? uri);
+  deps.log('');
+  deps.log(uriComplete ? `and check that it shows the code ${userCode}` : `and enter the code ${userCode}`);
   deps.log('');
 
   const limitMs = Math.min(authorization.expires_in * 1000, opts.timeoutMs);
@@ -70,7 +71,7 @@ export async function deviceLogin(config: oidc.Configuration, opts: DeviceFlowOp
       await deps.sleep(Math.min(intervalS * 1000, left));
       try {
         const response = await oidc.genericGrantRequest(config, DEVICE_CODE_GRANT, { device_code: authorization.device_code });
-        return tokenResult(response, { requireIdToken: opts.requireIdToken });
+        return tokenResult(config, response, { requireIdToken: opts.requireIdToken, tenantId: opts.tenantId });
       } catch (err) {
         if (!(err instanceof oidc.ResponseBodyError)) throw tokenError(err, 'failed to get the tokens of the device login');
         if (err.error === 'authorization_pending') continue;

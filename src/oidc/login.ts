@@ -35,6 +35,8 @@ export interface LoginRequest {
   clientId: string;
   /** Sent with client_secret_post; none (a public client) when empty. */
   clientSecret?: string;
+  /** Microsoft Entra's tenant (the provisioner's tenantID): fills in a `{tenantid}` issuer; the ID token's `tid` must match. */
+  tenantId?: string;
   /** Default `openid email`, as step. */
   scopes?: readonly string[];
   /** `key=value` strings appended to the authorization URL (e.g. `prompt=select_account`). */
@@ -118,14 +120,14 @@ export async function authorize(req: LoginRequest, deps: LoginDeps, opts: { requ
   // Checked before any network traffic: a bad --listen is a usage error, not a provider problem.
   const target = listenTarget(req.listen);
 
-  const config = await connect(req.configurationEndpoint, { clientId: req.clientId, clientSecret: req.clientSecret }, deps);
-  const flow: FlowSettings = { config, scopes, authParams, target, timeoutMs, requireIdToken: opts.requireIdToken };
+  const config = await connect(req.configurationEndpoint, { clientId: req.clientId, clientSecret: req.clientSecret, tenantId: req.tenantId }, deps);
+  const flow: FlowSettings = { config, scopes, authParams, target, timeoutMs, requireIdToken: opts.requireIdToken, tenantId: req.tenantId };
 
   if (req.console) {
     if (config.serverMetadata().device_authorization_endpoint) {
       return deviceLogin(
         config,
-        { scopes, timeoutMs: req.timeoutMs ?? DEFAULT_DEVICE_TIMEOUT_MS, requireIdToken: opts.requireIdToken },
+        { scopes, timeoutMs: req.timeoutMs ?? DEFAULT_DEVICE_TIMEOUT_MS, requireIdToken: opts.requireIdToken, tenantId: req.tenantId },
         {
           now: deps.now,
           sleep: deps.sleep ?? sleep,
@@ -146,6 +148,7 @@ interface FlowSettings {
   target: ListenTarget;
   timeoutMs: number;
   requireIdToken: boolean;
+  tenantId?: string;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -195,7 +198,7 @@ async function startCallback(flow: FlowSettings, log: (line: string) => void) {
   let completing: Promise<TokenResult> | undefined;
   const completeOnce = async (params: URLSearchParams, started: AuthorizationChecks): Promise<TokenResult> => {
     const code = checkAuthorizationResponse(flow.config, params, started.state);
-    return exchangeCode(flow.config, code, started, { requireIdToken: flow.requireIdToken });
+    return exchangeCode(flow.config, code, started, { requireIdToken: flow.requireIdToken, tenantId: flow.tenantId });
   };
   const complete = (params: URLSearchParams): Promise<TokenResult> => {
     // No callback can be ours before the request exists (not kept: it is no attempt at our login).
@@ -203,7 +206,9 @@ async function startCallback(flow: FlowSettings, log: (line: string) => void) {
     completing ??= completeOnce(params, checks);
     return completing;
   };
-  const listener = await listenForCallback<TokenResult>({ target: flow.target, log, complete, who: (r) => whoOf(r.claims) });
+  // A callback without our state is nobody's login: the listener answers 400 and goes on waiting.
+  const belongs = (params: URLSearchParams): boolean => checks !== undefined && params.get('state') === checks.state;
+  const listener = await listenForCallback<TokenResult>({ target: flow.target, log, complete, belongs, who: (r) => whoOf(r.claims) });
   try {
     const request = await authorizationRequest(flow.config, { redirectUri: listener.redirectUri, scopes: flow.scopes, authParams: flow.authParams });
     checks = request.checks;

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { CaError, UsageError, describe } from '../errors.js';
-import { checkListenAddress } from '../config/provisioner.js';
+import { CaError, describe } from '../errors.js';
+import { checkLoopbackListenAddress } from '../config/provisioner.js';
 import { failurePage, successPage } from './pages.js';
 
 /**
@@ -30,7 +30,7 @@ export interface ListenTarget {
  */
 export function listenTarget(listen: string | undefined, flag = '--listen'): ListenTarget {
   if (listen === undefined || listen === '') return { bindHost: '127.0.0.1', port: 0, redirectHost: '127.0.0.1' };
-  checkListenAddress(listen, flag);
+  checkLoopbackListenAddress(listen, flag);
   const colon = listen.lastIndexOf(':');
   const host = listen.slice(0, colon);
   const port = Number(listen.slice(colon + 1));
@@ -38,16 +38,19 @@ export function listenTarget(listen: string | undefined, flag = '--listen'): Lis
   if (lower === '') return { bindHost: '127.0.0.1', port, redirectHost: '127.0.0.1' };
   if (lower === 'localhost') return { bindHost: '127.0.0.1', port, redirectHost: 'localhost' };
   if (lower === '[::1]') return { bindHost: '::1', port, redirectHost: '[::1]' };
-  if (/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(lower)) return { bindHost: lower, port, redirectHost: lower };
-  throw new UsageError(`invalid value '${listen}' for flag '${flag}': the login callback listens on this machine's loopback address only`, {
-    hint: `use 127.0.0.1:${port} or localhost:${port} (the address is on the machine running the browser, not the CA)`,
-  });
+  return { bindHost: lower, port, redirectHost: lower }; // 127.x.x.x
 }
 
 export interface CallbackOptions<T> {
   target: ListenTarget;
   /** Prints a status line on stderr (the hint about stray requests). */
   log: (line: string) => void;
+  /**
+   * Whether a callback carries this login's state. Any other is a stray request, whoever sent it:
+   * 400, and the login goes on waiting for its own (anyone who can reach the port must not be
+   * able to end it).
+   */
+  belongs: (params: URLSearchParams) => boolean;
   /**
    * Handle the first callback that carries state, and code or error: check its state and exchange
    * the code. Throwing fails the login; the message goes on the page. Nothing else settles it.
@@ -169,6 +172,11 @@ export async function listenForCallback<T>(opts: CallbackOptions<T>): Promise<Ca
       opts.log(`Invalid request received: http://${req.headers.host ?? ''}${req.url ?? ''}`.replace(/\p{Cc}/gu, '?'));
       opts.log('You may have an app or browser plugin that needs to be turned off');
       await send(res, 400, 'Bad request: the login callback needs code and state\n', 'text/plain; charset=utf-8');
+      return;
+    }
+    if (!opts.belongs(params)) {
+      opts.log(`Invalid request received (not this login's state): http://${req.headers.host ?? ''}${url.pathname}`.replace(/\p{Cc}/gu, '?'));
+      await send(res, 400, 'Bad request: this is not the callback of the login in progress\n', 'text/plain; charset=utf-8');
       return;
     }
     if (settled || handling) {

@@ -1,6 +1,6 @@
 import * as oidc from 'openid-client';
 import { CaError, UsageError, describe } from '../errors.js';
-import { discoveryUrl, isLoopbackHost } from '../config/provisioner.js';
+import { checkDiscoveredEndpoint, discoveryUrl, isLoopbackHost } from '../config/provisioner.js';
 
 /**
  * The identity provider as openid-client sees it: discovery, the authorization request, the
@@ -79,10 +79,59 @@ export function parseAuthParams(params: readonly string[]): [string, string][] {
   });
 }
 
-/** Fetch the discovery document and build openid-client's view of provider and client. */
+/**
+ * Where providers depart from the standard in ways openid-client refuses or changes, and what we
+ * keep of their answers. It sits in the fetch, so the rest of the login stays standard.
+ */
+interface ProviderQuirks {
+  /** The device and token endpoints, known once discovery is done. */
+  deviceEndpoint?: string;
+  tokenEndpoint?: string;
+  /** token_type as the provider sent it, by access token: openid-client lower-cases it, `ca oauth` prints it as sent. */
+  tokenTypes: Map<string, string>;
+}
+
+const quirksOf = new WeakMap<oidc.Configuration, ProviderQuirks>();
+
+function sameUrl(a: string, b: string | undefined): boolean {
+  return b !== undefined && URL.canParse(a) && URL.canParse(b) && new URL(a).href === new URL(b).href;
+}
+
+/** The provider's answer, with its quirks evened out. */
+async function evenOut(quirks: ProviderQuirks, url: string, res: Response): Promise<Response> {
+  const device = sameUrl(url, quirks.deviceEndpoint);
+  if (!res.ok || !(device || sameUrl(url, quirks.tokenEndpoint))) return res;
+  let body: unknown;
+  try {
+    body = await res.clone().json();
+  } catch {
+    return res; // openid-client reports it
+  }
+  if (typeof body !== 'object' || body === null) return res;
+  const fields = body as Record<string, unknown>;
+  if (!device) {
+    if (typeof fields.access_token === 'string' && typeof fields.token_type === 'string') quirks.tokenTypes.set(fields.access_token, fields.token_type);
+    return res;
+  }
+  // Google's device endpoint answers `verification_url`, an older draft's name for RFC 8628's
+  // `verification_uri`, which openid-client requires.
+  if (typeof fields.verification_uri === 'string' || typeof fields.verification_url !== 'string') return res;
+  const headers = new Headers(res.headers);
+  headers.delete('content-length');
+  return new Response(JSON.stringify({ ...fields, verification_uri: fields.verification_url }), { status: res.status, statusText: res.statusText, headers });
+}
+
+/** The discovery fields whose URLs the login calls or trusts. */
+const ENDPOINT_FIELDS = ['authorization_endpoint', 'token_endpoint', 'device_authorization_endpoint', 'jwks_uri'] as const;
+
+/**
+ * Fetch the discovery document and build openid-client's view of provider and client. Each
+ * endpoint must be https (http on loopback hosts only). An issuer with `{tenantid}` (Microsoft
+ * Entra's multi-tenant endpoints) is completed with `tenantId`, as step-ca does.
+ */
 export async function connect(
   configurationEndpoint: string,
-  client: { clientId: string; clientSecret?: string },
+  client: { clientId: string; clientSecret?: string; tenantId?: string },
   deps: ProviderDeps,
 ): Promise<oidc.Configuration> {
   const url = providerDiscoveryUrl(configurationEndpoint);
@@ -93,17 +142,14 @@ export async function connect(
     [oidc.clockSkew]: Math.round((deps.now().getTime() - Date.now()) / 1000),
   };
   if (client.clientSecret) metadata.client_secret = client.clientSecret;
-  const customFetch: oidc.CustomFetch = (input, init) => deps.fetch(input, init as RequestInit);
+  const quirks: ProviderQuirks = { tokenTypes: new Map() };
+  const customFetch: oidc.CustomFetch = async (input, init) => evenOut(quirks, input, await deps.fetch(input, init as RequestInit));
+  let config: oidc.Configuration;
   try {
-    return await oidc.discovery(url, client.clientId, metadata, auth, {
+    config = await oidc.discovery(url, client.clientId, metadata, auth, {
       [oidc.customFetch]: customFetch,
-      execute: [
-        // https is required by default; a loopback http IdP (tests, local dev) is allowed explicitly.
-        ...(url.protocol === 'http:' ? [oidc.allowInsecureRequests] : []),
-        // Without this openid-client trusts the ID token's signature to TLS; we check it against
-        // the provider's keys, so a token that reaches the CA has passed the same test here.
-        oidc.enableNonRepudiationChecks,
-      ],
+      // https is required by default; a loopback http IdP (tests, local dev) is allowed explicitly.
+      execute: url.protocol === 'http:' ? [oidc.allowInsecureRequests] : [],
       timeout: 30,
     });
   } catch (err) {
@@ -112,6 +158,34 @@ export async function connect(
       hint: 'check the provider URL and that the identity provider is reachable (and any HTTPS_PROXY setting)',
     });
   }
+  const server = config.serverMetadata();
+  let insecure = url.protocol === 'http:';
+  for (const field of ENDPOINT_FIELDS) {
+    const value = server[field];
+    if (value === undefined) continue;
+    checkDiscoveredEndpoint(field, String(value), url.href);
+    insecure ||= String(value).startsWith('http:');
+  }
+  if (server.issuer.includes('{tenantid}')) {
+    if (!client.tenantId) {
+      throw new CaError('ERR_DISCOVERY', `the provider's issuer ${server.issuer} names no tenant ({tenantid}), and no tenant ID was given`, {
+        hint: "set the provisioner's tenant ID (ca provisioner update NAME --tenant-id ID), or pass --tenant-id",
+      });
+    }
+    const { supportsPKCE: _helper, ...document } = server;
+    config = new oidc.Configuration({ ...document, issuer: server.issuer.replaceAll('{tenantid}', client.tenantId) }, client.clientId, metadata, auth);
+    config[oidc.customFetch] = customFetch;
+    config.timeout = 30;
+  }
+  // http endpoints passed the loopback rule above.
+  if (insecure) oidc.allowInsecureRequests(config);
+  // Without this openid-client trusts the ID token's signature to TLS; we check it against the
+  // provider's keys, so a token that reaches the CA has passed the same test here.
+  oidc.enableNonRepudiationChecks(config);
+  quirks.deviceEndpoint = server.device_authorization_endpoint;
+  quirks.tokenEndpoint = server.token_endpoint;
+  quirksOf.set(config, quirks);
+  return config;
 }
 
 /** The authorization request: code flow with PKCE S256, a fresh state and nonce. */
@@ -191,7 +265,7 @@ export async function exchangeCode(
   config: oidc.Configuration,
   code: string,
   checks: AuthorizationChecks,
-  opts: { requireIdToken: boolean },
+  opts: { requireIdToken: boolean; tenantId?: string },
 ): Promise<TokenResult> {
   // openid-client's authorizationCodeGrant() derives redirect_uri from a URL object, which always
   // ends in '/'; ours has no path (as step's and the IdP registrations made for step), and the
@@ -207,13 +281,14 @@ export async function exchangeCode(
   } catch (err) {
     throw tokenError(err, 'failed exchanging authorization code');
   }
-  return tokenResult(response, { requireIdToken: opts.requireIdToken, nonce: checks.nonce });
+  return tokenResult(config, response, { requireIdToken: opts.requireIdToken, nonce: checks.nonce, tenantId: opts.tenantId });
 }
 
 /** Turn a checked token endpoint response into our result, with the checks openid-client leaves to us. */
 export function tokenResult(
+  config: oidc.Configuration,
   response: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers,
-  opts: { requireIdToken: boolean; nonce?: string },
+  opts: { requireIdToken: boolean; nonce?: string; tenantId?: string },
 ): TokenResult {
   const claims = response.claims() as Record<string, unknown> | undefined;
   if (opts.requireIdToken && (!response.id_token || !claims)) {
@@ -224,7 +299,11 @@ export function tokenResult(
   if (claims && opts.nonce !== undefined && claims.nonce !== opts.nonce) {
     throw new CaError('ERR_ID_TOKEN_INVALID', "the ID token's nonce does not match the login request");
   }
-  const tokens: TokenResponse = { access_token: response.access_token, token_type: response.token_type };
+  if (claims && opts.tenantId !== undefined && claims.tid !== undefined && claims.tid !== opts.tenantId) {
+    throw new CaError('ERR_ID_TOKEN_INVALID', `the ID token is for tenant ${String(claims.tid)}, not ${opts.tenantId}`);
+  }
+  const tokenType = quirksOf.get(config)?.tokenTypes.get(response.access_token) ?? response.token_type;
+  const tokens: TokenResponse = { access_token: response.access_token, token_type: tokenType };
   if (response.id_token) tokens.id_token = response.id_token;
   if (response.refresh_token) tokens.refresh_token = response.refresh_token;
   if (typeof response.expires_in === 'number') tokens.expires_in = response.expires_in;

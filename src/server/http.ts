@@ -160,12 +160,35 @@ const CLIENT_ERRORS: Readonly<Record<string, [number, string]>> = {
   ERR_HTTP_REQUEST_TIMEOUT: [408, 'the request took too long'],
 };
 
+/** How long an error answer may take to leave before its connection is cut anyway. */
+const ANSWER_GRACE_MS = 5_000;
+
+/**
+ * Answer `text` and close the connection for good. `end()` alone only half-closes: a client that
+ * never reads or never closes its side would keep the socket open forever. So the socket is
+ * destroyed once the answer is flushed, or after a short grace if the client does not take it.
+ */
+function answerAndClose(socket: Duplex, text: string): void {
+  const cut = setTimeout(() => socket.destroy(), ANSWER_GRACE_MS);
+  cut.unref();
+  socket.once('close', () => clearTimeout(cut));
+  socket.end(text, () => socket.destroy());
+}
+
 /**
  * Requests Node refuses before our listener sees them (malformed, headers too large, too slow):
  * answered in the same error shape, with a request id and a log line, and the connection closed.
+ * A connection whose TLS handshake never completed (nothing sent, a partial or trickled
+ * ClientHello: Node's handshake timeout) cannot be answered at all: it is destroyed at once.
+ * `established` tells the sockets that completed their handshake.
  */
-export function createClientErrorListener(log: JsonLog): (err: NodeJS.ErrnoException, socket: Duplex) => void {
+export function createClientErrorListener(log: JsonLog, established: (socket: Duplex) => boolean): (err: NodeJS.ErrnoException, socket: Duplex) => void {
   return (err, socket) => {
+    if (!established(socket)) {
+      socket.destroy();
+      if (err.code !== 'ECONNRESET') log({ level: 'warn', msg: 'TLS handshake failed', error: `${err.code ?? 'error'}: ${err.message}` });
+      return;
+    }
     if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
       return;
@@ -173,7 +196,8 @@ export function createClientErrorListener(log: JsonLog): (err: NodeJS.ErrnoExcep
     const [status, detail] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'malformed HTTP request'];
     const body = problemBody(badRequest(detail, status));
     const requestId = randomUUID();
-    socket.end(
+    answerAndClose(
+      socket,
       `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
         `X-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
     );

@@ -15,6 +15,7 @@ import { openStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import { Generation, publish } from './generation.js';
 import { createClientErrorListener, createRequestListener } from './http.js';
+import { listenError } from './listen.js';
 import type { JsonLog } from './log.js';
 import { checkSameDatabase } from './reload.js';
 import { parseListenAddress, secureContextOptions, tlsSettingsFrom } from './tls.js';
@@ -61,8 +62,11 @@ export interface Instance {
   shutdown(): Promise<void>;
 }
 
-/** Slow clients are cut off: headers within 10 s, a whole request within 30 s. */
-export const TIMEOUTS = { headersMs: 10_000, requestMs: 30_000, keepAliveMs: 15_000, handshakeMs: 10_000 } as const;
+/**
+ * Slow clients are cut off: a TLS handshake within 10 s, headers within 10 s, a whole request
+ * within 30 s, an idle keep-alive connection after 15 s, any socket silent both ways after 30 s.
+ */
+export const TIMEOUTS = { handshakeMs: 10_000, headersMs: 10_000, requestMs: 30_000, keepAliveMs: 15_000, idleMs: 30_000 } as const;
 const DEFAULT_GRACE_MS = 30_000;
 /** setTimeout's ceiling (~24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -165,7 +169,13 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
     },
     createRequestListener({ current: () => current, log, draining: () => draining }),
   );
-  server.on('clientError', createClientErrorListener(log));
+  // Node's handshakeTimeout counts from the first byte to the end of the handshake (bytes trickled
+  // in do not extend it); a socket that never got there cannot be answered, only destroyed.
+  const established = new WeakSet<object>();
+  server.on('secureConnection', (socket: object) => established.add(socket));
+  server.on('clientError', createClientErrorListener(log, (socket) => established.has(socket)));
+  // Any socket silent in both directions for this long goes (e.g. answers a client never reads).
+  server.setTimeout(TIMEOUTS.idleMs);
 
   /** Swap the certificate (and TLS settings) new connections get; connections already open keep theirs. */
   function useCertificate(secure: SecureContextOptions, notAfter: Date): void {
@@ -196,7 +206,7 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
   } catch (err) {
     current.retire();
     await store.close();
-    throw err;
+    throw (await listenError(err, address.host, opts.port ?? address.port, opts.configPath)) ?? err;
   }
   useCertificate(first.secure, first.notAfter);
   const port = (server.address() as AddressInfo).port;

@@ -112,7 +112,7 @@ describe('buildAuthority', () => {
 
   test('bad claims, a bad backdate and ambiguous provisioners are configuration errors', async () => {
     const p = oidcProvisioner(idp, { claims: { minTLSCertDuration: '2h', maxTLSCertDuration: '1h' } });
-    await buildFails(build(files, caConfig(files, [p])), 'ERR_CONFIG_INVALID', /^provisioner "TestIdP": claims: MaxCertDuration cannot be less than MinCertDuration/);
+    await buildFails(build(files, caConfig(files, [p])), 'ERR_CONFIG_INVALID', /^provisioner "TestIdP": claims\.maxTLSCertDuration 1h is shorter than claims\.minTLSCertDuration 2h$/);
     await buildFails(build(files, caConfig(files, [], { claims: { defaultTLSCertDuration: 'soon' } })), 'ERR_CONFIG_INVALID', /^ca.json "authority.claims": /);
     await buildFails(build(files, caConfig(files, [], { backdate: 'a bit' })), 'ERR_CONFIG_INVALID', /"authority.backdate" is not a duration/);
     const twin = oidcProvisioner(idp, { name: 'Twin' });
@@ -125,7 +125,7 @@ describe('buildAuthority', () => {
     t.after(() => idp.setDown(false));
     const down = oidcProvisioner(idp, { name: 'Down' });
     const bad = oidcProvisioner(idp, { name: 'Bad', clientID: 'ca-public', claims: { minTLSCertDuration: '0s' } });
-    await buildFails(build(files, caConfig(files, [down, bad])), 'ERR_CONFIG_INVALID', /^provisioner "Bad": claims: MinTLSCertDuration must be greater than 0$/);
+    await buildFails(build(files, caConfig(files, [down, bad])), 'ERR_CONFIG_INVALID', /^provisioner "Bad": claims\.minTLSCertDuration must be longer than 0$/);
     const requests = idp.requests.length;
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     assert.equal(idp.requests.length, requests);

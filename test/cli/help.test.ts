@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { runCli, type CliResult } from '../helpers/run-cli.js';
 import { run } from '../helpers/exec.js';
 import { testdir } from '../helpers/testdir.js';
+import { requireTool, skipWithout } from '../helpers/tools.js';
 import { commandTable } from '../../src/cli/commands/index.js';
 import type { Ctx } from '../../src/cli/context.js';
 import { testIO } from '../../src/cli/io.js';
@@ -124,10 +124,6 @@ test('the tree saved at build time (what `ca` and `ca --help` print without load
 });
 
 /** Whether a shell is installed here; zsh and fish are checked only where they are. */
-function has(shell: string): boolean {
-  return !spawnSync(shell, ['-c', 'exit 0'], { stdio: 'ignore' }).error;
-}
-
 /** Load the bash script and ask it for completions as bash would: `line` is split into words, the last one is being typed. */
 const BASH_PROBE = [
   'source "$1" || exit 1',
@@ -200,13 +196,15 @@ test("'ca completion bash|zsh|fish' prints scripts the shells accept", async (t)
     assert.equal(got['ca --ver'], '--version');
   });
 
-  await t.test('zsh: valid syntax and registers ca', { skip: !has('zsh') && 'zsh is not installed' }, async () => {
+  await t.test('zsh: valid syntax and registers ca', { skip: skipWithout('zsh') }, async () => {
+    requireTool('zsh');
     await run('zsh', ['-n', d.path('ca.zsh')]);
     const loaded = await run('zsh', ['-f', '-c', 'autoload -U compinit && compinit -D && source "$1" && print -r -- $_comps[ca]', 'zsh', d.path('ca.zsh')]);
     assert.equal(loaded.stdout.trim(), '_ca');
   });
 
-  await t.test('fish: valid syntax and loads', { skip: !has('fish') && 'fish is not installed' }, async () => {
+  await t.test('fish: valid syntax and loads', { skip: skipWithout('fish') }, async () => {
+    requireTool('fish');
     await run('fish', ['--no-execute', d.path('ca.fish')]);
     const loaded = await run('fish', ['--no-config', '-c', 'source $argv[1]; and complete -c ca | count', d.path('ca.fish')]);
     assert.ok(Number(loaded.stdout.trim()) > 50, loaded.stdout);

@@ -129,12 +129,22 @@ test('ca init without a terminal names the missing flag and writes nothing', asy
   assert.equal(noName.code, 2);
   assert.match(noName.stderr, /^ca: missing the '--name' flag/);
   assert.doesNotMatch(noName.stderr, /at .*\.js/, 'no stack trace');
+  const nothing = await runCli(['init'], { env });
+  assert.equal(nothing.code, 2);
+  assert.equal(
+    nothing.stderr,
+    "ca: missing the '--name', '--dns', '--address' and '--password-file' flags\n  try: pass them, or run the command in a terminal to be asked for them\n",
+    'every missing flag in one run',
+  );
+  const two = await runCli(['init', '--name', 'A', '--address', ':8443'], { env });
+  assert.match(two.stderr, /^ca: missing the '--dns' and '--password-file' flags\n/);
   const noPassword = await runCli(['init', '--name', 'A', '--dns', 'localhost', '--address', ':8443'], { env });
   assert.equal(noPassword.code, 2);
   assert.match(noPassword.stderr, /missing the '--password-file' flag/);
   const badAddress = await runCli(['init', '--name', 'A', '--dns', 'localhost', '--address', '8443', '--password-file', d.path('pw.txt')], { env });
   assert.equal(badAddress.code, 2);
-  assert.match(badAddress.stderr, /invalid value '8443' for flag '--address'/);
+  assert.match(badAddress.stderr, /invalid value '8443' for flag '--address': expected host:port\n {2}try: for example :443 or 127\.0\.0\.1:8443 \(the address and port ca serve listens on; an empty host means every address\)/);
+  assert.doesNotMatch(badAddress.stderr, /browser/);
   const emptyPw = await writeFile(d.path('empty.txt'), '\n').then(() =>
     runCli(['init', '--name', 'A', '--dns', 'localhost', '--address', ':8443', '--password-file', d.path('empty.txt')], { env }),
   );

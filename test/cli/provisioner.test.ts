@@ -113,12 +113,13 @@ test('every validation failure exits non-zero, says why, and leaves ca.json byte
     [['provisioner', 'add', 'X', '--type', 'JWK', ...base], /flag '--client-id' is not for --type JWK/, 2],
     [['provisioner', 'add', 'X', '--configuration-endpoint', GOOGLE], /'--type OIDC' requires the '--client-id' flag/, 2],
     [['provisioner', 'add', 'X', '--client-id', 'x'], /'--type OIDC' requires the '--configuration-endpoint' flag/, 2],
+    [['provisioner', 'add', 'X'], /ca: '--type OIDC' requires the '--client-id' and '--configuration-endpoint' flags\n {2}try: e\.g\. --client-id ID --configuration-endpoint https:/, 2],
     [['provisioner', 'add', 'X', '--client-id', 'x', '--configuration-endpoint', 'http://idp.example.com'], /must use https/, 2],
     [['provisioner', 'add', 'Existing', '--client-id', 'other', '--configuration-endpoint', GOOGLE], /provisioner with name Existing already exists/, 1],
     [['provisioner', 'add', 'X', ...base], /provisioner with token ID cid already exists/, 1],
     [['provisioner', 'add', 'X', '--client-id', 'x', '--configuration-endpoint', GOOGLE, '--x509-max-dur', '5 days'], /invalid value '5 days' for flag '--x509-max-dur'/, 2],
-    [['provisioner', 'add', 'X', '--client-id', 'x', '--configuration-endpoint', GOOGLE, '--x509-min-dur', '2h', '--x509-max-dur', '1h'], /MaxCertDuration cannot be less than MinCertDuration/, 2],
-    [['provisioner', 'add', 'X', '--client-id', 'x', '--configuration-endpoint', GOOGLE, '--x509-default-dur', '48h'], /DefaultCertDuration cannot be greater than MaxCertDuration/, 2],
+    [['provisioner', 'add', 'X', '--client-id', 'x', '--configuration-endpoint', GOOGLE, '--x509-min-dur', '2h', '--x509-max-dur', '1h'], /ca: --x509-max-dur 1h is shorter than --x509-min-dur 2h\n/, 2],
+    [['provisioner', 'add', 'X', '--client-id', 'x', '--configuration-endpoint', GOOGLE, '--x509-default-dur', '48h'], /ca: --x509-default-dur 48h is longer than the default maximum 24h\n/, 2],
     [['provisioner', 'add', 'X', '--client-id', 'x', '--configuration-endpoint', GOOGLE, '--listen-address', '10000'], /expected host:port/, 2],
     [['provisioner', 'add', 'X', '--client-id', 'x', '--configuration-endpoint', GOOGLE, '--auth-param', 'novalue'], /expected key=value/, 2],
     [['provisioner', 'add', 'X', '--client-id', 'x', '--configuration-endpoint', 'http://127.0.0.1:9/none'], /error validating configuration for provisioner "X": failed to connect to http:\/\/127\.0\.0\.1:9\/none\/\.well-known\/openid-configuration/, 1],
@@ -150,7 +151,7 @@ test('20 concurrent ca provisioner add processes lose no update', async (t) => {
 });
 
 test('--ca-config points at another file', async (t) => {
-  const d = await testdir({ 'elsewhere.json': { authority: { provisioners: [] } } });
+  const d = await testdir({ 'elsewhere.json': { root: 'r.crt', crt: 'i.crt', key: 'i_key', authority: { provisioners: [] } } });
   t.after(d.cleanup);
   const res = await runCli(['provisioner', 'add', 'G', '--client-id', 'c', '--configuration-endpoint', GOOGLE, '--no-check', '--ca-config', d.path('elsewhere.json')], {
     env: { CA_PATH: d.path('unused') },
@@ -190,4 +191,55 @@ test('add checks the discovery document and keys of a real OpenID Provider', asy
   const notOidc = await ca('provisioner', 'update', 'Other', '--configuration-endpoint', `${idp.issuer}/nothing-here`);
   assert.equal(notOidc.code, 1);
   assert.match(notOidc.stderr, /HTTP 404/);
+});
+
+test('add and update refuse what would break every login: a non-loopback --listen-address, an unchecked endpoint that is not a discovery URL', async (t) => {
+  const { ca, read } = await setup(t);
+  const original = await read();
+  const cases: [string[], RegExp][] = [
+    [['provisioner', 'add', 'X', '--client-id', 'x', '--configuration-endpoint', GOOGLE, '--no-check', '--listen-address', '10.0.0.1:80'],
+      /ca: invalid value '10\.0\.0\.1:80' for flag '--listen-address': the login callback listens on a loopback address only \(on each user's machine\)\n {2}try: use 127\.0\.0\.1:80, localhost:80 or :80 \(the browser returns to this address on the machine it runs on, not to the CA\)/],
+    [['provisioner', 'add', 'X', '--client-id', 'x', '--configuration-endpoint', GOOGLE, '--no-check', '--listen-address', '0.0.0.0:10000'], /'0\.0\.0\.0:10000' .* loopback address only/],
+    [['provisioner', 'add', 'X', '--client-id', 'x', '--configuration-endpoint', GOOGLE, '--no-check', '--listen-address', 'ca.example.com:443'], /loopback address only/],
+    [['provisioner', 'add', 'X', '--client-id', 'x', '--configuration-endpoint', 'https://accounts.google.com', '--no-check'],
+      /ca: invalid value 'https:\/\/accounts\.google\.com' for flag '--configuration-endpoint': with --no-check it must be the discovery document's URL, ending in \/\.well-known\/openid-configuration\n {2}try: pass https:\/\/accounts\.google\.com\/\.well-known\/openid-configuration if that is the provider's, or drop --no-check/],
+    [['provisioner', 'add', 'X', '--client-id', 'x', '--configuration-endpoint', 'https://idp.example.com/oauth2/authorize', '--no-check'], /with --no-check it must be the discovery document's URL/],
+    [['provisioner', 'add', 'X', '--client-id', 'x', '--configuration-endpoint', 'https://idp.example.com/.well-known/openid-configuration?x=1', '--no-check'], /with --no-check it must be the discovery document's URL/],
+  ];
+  for (const [args, message] of cases) {
+    const res = await ca(...args);
+    assert.equal(res.code, 2, `${args.join(' ')}: ${res.stderr}`);
+    assert.match(res.stderr, message, args.join(' '));
+    assert.equal(await read(), original, `ca.json changed by: ${args.join(' ')}`);
+  }
+  for (const [i, listen] of [':10000', 'localhost:10000', '127.0.0.1:10000', '[::1]:10000', '127.0.0.2:0'].entries()) {
+    const ok = await ca('provisioner', 'add', `L${i}`, '--client-id', `l${i}`, '--configuration-endpoint', GOOGLE, '--no-check', '--listen-address', listen);
+    assert.equal(ok.code, 0, `${listen}: ${ok.stderr}`);
+  }
+  const moved = await ca('provisioner', 'update', 'L0', '--listen-address', '10.0.0.1:80');
+  assert.equal(moved.code, 2);
+  assert.match(moved.stderr, /loopback address only/);
+});
+
+test('update that changes nothing: says so, exit 0, ca.json untouched', async (t) => {
+  const { ca, read, configPath } = await setup(t);
+  assert.equal((await ca('provisioner', 'add', 'G', '--client-id', 'g', '--configuration-endpoint', GOOGLE, '--no-check', '--domain', 'example.com')).code, 0);
+  const before = await read();
+  const mtime = (await stat(configPath)).mtimeMs;
+  for (const args of [['--domain', 'example.com'], ['--client-id', 'g'], []]) {
+    const res = await ca('provisioner', 'update', 'G', ...args);
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(res.stderr, `Nothing to change: provisioner G already has these settings; ${configPath} is untouched.\n`);
+    assert.doesNotMatch(res.stderr, /Success/);
+  }
+  assert.equal(await read(), before);
+  assert.equal((await stat(configPath)).mtimeMs, mtime, 'not even rewritten');
+  const changed = await ca('provisioner', 'update', 'G', '--domain', 'example.org');
+  assert.match(changed.stderr, /Success!/);
+
+  // Durations are named by the flag given now, or by where the other value lives.
+  assert.equal((await ca('provisioner', 'update', 'G', '--x509-min-dur', '2h')).code, 0);
+  const shorter = await ca('provisioner', 'update', 'G', '--x509-max-dur', '1h');
+  assert.equal(shorter.code, 2);
+  assert.match(shorter.stderr, /^ca: --x509-max-dur 1h is shorter than the provisioner's claims\.minTLSCertDuration 2h\n/);
 });

@@ -26,6 +26,11 @@ before(async () => {
   other = (await selfSigned(work.dir, 'mallory')).pem;
   fingerprint = (await runCli(['fingerprint', rootCert.crtFile])).stdout.trim();
   server = await startHttpsServer(await selfSigned(work.dir, 'server'), (req, res) => {
+    if (answer === 'not a CA') {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('404 page not found\n');
+      return;
+    }
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ ca: answer }));
   });
@@ -45,7 +50,7 @@ test('a root that is not the one the fingerprint names is refused, and nothing i
   answer = other;
   const res = await bootstrap('a');
   assert.equal(res.code, 1, res.stderr);
-  assert.match(res.stderr, /^ca: the root from https:\/\/127\.0\.0\.1:\d+ does not match the fingerprint [0-9a-f]{64}\n {2}try: check the fingerprint/);
+  assert.match(res.stderr, /^ca: fingerprint mismatch: the root from https:\/\/127\.0\.0\.1:\d+ does not match the fingerprint [0-9a-f]{64}\n {2}try: check the fingerprint/);
   assert.equal(existsSync(work.path('a/certs/root_ca.crt')), false);
   assert.equal(existsSync(work.path('a/config/defaults.json')), false);
 });
@@ -72,4 +77,28 @@ test('the right root alone is saved, and a broken defaults.json is replaced, not
     fingerprint,
     root: work.path('c/certs/root_ca.crt'),
   });
+});
+
+test('a server that is not a CA (404 everywhere) is named as such', async () => {
+  answer = 'not a CA';
+  const res = await bootstrap('d');
+  assert.equal(res.code, 1, res.stderr);
+  assert.match(res.stderr, /^ca: https:\/\/127\.0\.0\.1:\d+ does not look like a CA: it has neither \/root\/[0-9a-f]{8}\.\.\. nor \/health\n {2}try: check --ca-url/);
+  assert.doesNotMatch(res.stderr, /fingerprint mismatch/);
+});
+
+test('a wrong fingerprint at the real ca serve: fingerprint mismatch, not a 404', { timeout: 120_000 }, async (t) => {
+  const { startIdp } = await import('../fixtures/idp.js');
+  const { createCaHome, startServe } = await import('../server/helpers.js');
+  const idp = await startIdp();
+  t.after(() => idp.close());
+  const home = await createCaHome(idp);
+  t.after(home.cleanup);
+  const serving = await startServe(home, { workers: 1 });
+  t.after(() => serving.stop());
+  const res = await runCli(['bootstrap', '--ca-url', `https://127.0.0.1:${serving.port}`, '--fingerprint', 'ab'.repeat(32)], { env: { CA_PATH: work.path('e') } });
+  assert.equal(res.code, 1, res.stderr);
+  assert.match(res.stderr, new RegExp(`^ca: fingerprint mismatch: the CA at https://127\\.0\\.0\\.1:${serving.port} has no root certificate with the fingerprint ${'ab'.repeat(32)}\n  try: check the fingerprint with the CA admin`));
+  assert.doesNotMatch(res.stderr, /404/);
+  assert.equal(existsSync(work.path('e/certs/root_ca.crt')), false);
 });

@@ -68,8 +68,10 @@ test('unique names and client IDs', () => {
 
 test('claims bounds with step messages, inheriting the authority claims', () => {
   assert.deepEqual(effectiveTlsDurations(undefined, undefined), { min: 300_000, max: 86_400_000, default: 86_400_000 });
-  assert.throws(() => effectiveTlsDurations({ maxTLSCertDuration: '1m' }, undefined), /MaxCertDuration cannot be less than MinCertDuration/);
-  assert.throws(() => effectiveTlsDurations({ defaultTLSCertDuration: '48h' }, undefined), /DefaultCertDuration cannot be greater than MaxCertDuration/);
-  assert.throws(() => effectiveTlsDurations({ defaultTLSCertDuration: '1m' }, undefined), /DefaultCertDuration cannot be less than MinCertDuration/);
+  assert.throws(() => effectiveTlsDurations({ maxTLSCertDuration: '1m' }, undefined), /^CaError: claims\.maxTLSCertDuration 1m is shorter than the default minimum 5m$/);
+  assert.throws(() => effectiveTlsDurations({ defaultTLSCertDuration: '48h' }, undefined), /^CaError: claims\.defaultTLSCertDuration 48h is longer than the default maximum 24h$/);
+  assert.throws(() => effectiveTlsDurations({ defaultTLSCertDuration: '1m' }, undefined), /^CaError: claims\.defaultTLSCertDuration 1m is shorter than the default minimum 5m$/);
+  assert.throws(() => effectiveTlsDurations({ maxTLSCertDuration: '90m' }, { minTLSCertDuration: '2h' }), /claims\.maxTLSCertDuration 1h30m is shorter than authority\.claims\.minTLSCertDuration 2h$/);
+  assert.throws(() => effectiveTlsDurations({ minTLSCertDuration: '0s' }, undefined), /claims\.minTLSCertDuration must be longer than 0$/);
   assert.deepEqual(effectiveTlsDurations({ defaultTLSCertDuration: '48h' }, { maxTLSCertDuration: '72h' }).default, 172_800_000);
 });

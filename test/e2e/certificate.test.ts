@@ -260,7 +260,7 @@ test('the provisioner\'s listenAddress fixes the callback port; --console uses t
     let approved = false;
     child.stderr.on('data', (c: Buffer) => {
       stderr += c.toString();
-      const userCode = /Visit \S+?:\n(\S+)\n/.exec(stderr)?.[1] ?? /and enter the code:\n(\S+)\n/.exec(stderr)?.[1];
+      const userCode = /^and (?:check that it shows|enter) the code (\S+)$/m.exec(stderr)?.[1];
       if (userCode && !approved) {
         approved = true;
         void idp.approveDevice({ userCode, username: 'carol', password: 'carol-password' });

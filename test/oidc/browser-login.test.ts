@@ -4,7 +4,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { CaError } from '../../src/errors.js';
 import { login, type LoginRequest } from '../../src/oidc/index.js';
 import { browserLogin, type BrowserLoginResult } from '../fixtures/browser/login.js';
 import { startIdp, type TestIdp } from '../fixtures/idp.js';
@@ -61,32 +60,32 @@ describe('login() in a real browser', { timeout: 60_000 }, () => {
     assert.equal(await listening(redirectUri), false, 'the listener closed with the login');
   });
 
-  test('a forged callback with the wrong state ends the login; the real one afterwards finds nobody and no code is exchanged', async () => {
+  test('a forged callback with the wrong state gets 400 and changes nothing: the real browser then finishes the login', async () => {
     let browser: Promise<BrowserLoginResult> | undefined;
-    let forged: { status: number; body: string } | undefined;
+    const forged: { status: number; body: string }[] = [];
     const tokenRequests = () => idp.requests.filter((r) => r.method === 'POST' && r.path === '/token').length;
     const before = tokenRequests();
     const deps = loginDeps({
       openBrowser: async (url) => {
         const redirectUri = new URL(url).searchParams.get('redirect_uri') ?? '';
-        // Another local program (or a web page) races the real browser with its own code.
-        const response = await fetch(`${redirectUri}/?code=attacker-code&state=guessed-state`);
-        forged = { status: response.status, body: await response.text() };
+        // Another local program (or a web page) races the real browser with its own code, or
+        // tries to cancel the login with an error.
+        for (const query of ['code=attacker-code&state=guessed-state', 'error=access_denied&state=guessed-state']) {
+          const response = await fetch(`${redirectUri}/?${query}`);
+          forged.push({ status: response.status, body: await response.text() });
+        }
         browser = browserLogin({ url, user: 'alice', password: 'alice-password' });
         return true;
       },
     });
-    await assert.rejects(login(request(), deps), (err: unknown) => {
-      assert.ok(err instanceof CaError && err.code === 'ERR_LOGIN_STATE_MISMATCH', String(err));
-      assert.equal(err.message, 'failed to authenticate: missing or invalid state');
-      return true;
-    });
-    assert.equal(forged?.status, 400);
-    assert.match(forged?.body ?? '', /data-page="ca-login-failure"[\s\S]*missing or invalid state/);
-
+    const { claims } = await login(request(), deps);
+    assert.equal(claims.email, 'alice@example.com');
+    assert.deepEqual(forged.map((f) => f.status), [400, 400]);
+    for (const f of forged) assert.equal(f.body, 'Bad request: this is not the callback of the login in progress\n');
+    assert.match(deps.io.err(), /Invalid request received \(not this login's state\): http:\/\/127\.0\.0\.1:\d+\/\n/);
     const seen = await browser;
-    assert.equal(seen?.outcome, 'failed', 'the listener is gone when the real browser comes back');
-    assert.equal(tokenRequests(), before, 'neither code was exchanged');
+    assert.equal(seen?.outcome, 'landed', JSON.stringify(seen));
+    assert.equal(tokenRequests(), before + 1, "only the real code was exchanged, not the attacker's");
   });
 
   test('--listen localhost:PORT: the redirect URI says localhost, and the browser comes back to it', async () => {

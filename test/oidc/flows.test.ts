@@ -324,7 +324,7 @@ describe('login() --console with the device flow', () => {
   });
 
   const request = () => ({ configurationEndpoint: idp.issuer, clientId: 'ca-cli', clientSecret: 'ca-cli-secret', console: true, timeoutMs: 20_000 });
-  const userCodeOf = (stderr: string) => /^Visit (\S+):\n(\S+)\n/m.exec(stderr)?.[2];
+  const userCodeOf = (stderr: string) => /^and (?:check that it shows|enter) the code (\S+)$/m.exec(stderr)?.[1];
 
   test('polls at the interval, backs off on slow_down, and returns the approved ID token', async () => {
     const sleeps: number[] = [];
@@ -355,7 +355,7 @@ describe('login() --console with the device flow', () => {
     assert.equal(polls, 3);
     assert.equal(claims.email, 'alice@example.com');
     assert.equal((await verifyIdToken(idp, idToken, 'ca-cli')).sub, 'user-alice');
-    assert.match(deps.io.err(), /^Visit http:\/\/127\.0\.0\.1:\d+\/device\?user_code=[A-Z]{4}-[A-Z]{4}:\n[A-Z]{4}-[A-Z]{4}\n\n$/);
+    assert.match(deps.io.err(), /^To log in, visit this address on any device:\n\nhttp:\/\/127\.0\.0\.1:\d+\/device\?user_code=[A-Z]{4}-[A-Z]{4}\n\nand check that it shows the code [A-Z]{4}-[A-Z]{4}\n\n$/);
   });
 
   test('a denied device login fails with access_denied', async () => {

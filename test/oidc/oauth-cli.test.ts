@@ -104,7 +104,7 @@ describe('ca oauth', { timeout: 90_000 }, () => {
 
   test('--console: the device flow, approved in a real browser on the device pages', async () => {
     const cli = startCli(['oauth', '--oidc', '--bare', '--console', ...provider()], {});
-    const uri = await waitFor(() => /^Visit (\S+):\n/m.exec(cli.stderr())?.[1], 'the verification URI', 10_000);
+    const uri = await waitFor(() => /^To log in, visit this address on any device:\n\n(\S+)\n/m.exec(cli.stderr())?.[1], 'the verification URI', 10_000);
     const browser = await browserLogin({ url: uri, user: 'alice', password: 'alice-password' });
     assert.equal(browser.outcome, 'device-success', JSON.stringify(browser));
     const run = await cli.done;

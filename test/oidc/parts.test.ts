@@ -126,14 +126,19 @@ describe('openBrowser', () => {
   let dir: Awaited<ReturnType<typeof testdir>>;
   before(async () => {
     dir = await testdir({
-      // A stand-in browser: records its arguments.
-      'fake-browser': '#!/bin/sh\nprintf "%s\\n" "$@" > "$(dirname "$0")/opened.txt"\n',
+      // A stand-in browser: records its arguments (written whole, then renamed into place).
+      'fake-browser': '#!/bin/sh\nd="$(dirname "$0")"\nprintf "%s\\n" "$@" > "$d/opened.tmp" && mv "$d/opened.tmp" "$d/opened.txt"\n',
     });
     await chmod(dir.path('fake-browser'), 0o755);
   });
   after(async () => dir.cleanup());
 
-  const opened = () => waitFor(() => readFile(dir.path('opened.txt'), 'utf8').catch(() => undefined), 'the fake browser', 5_000);
+  /** What the fake browser recorded; taken away, so that the next test waits for its own. */
+  const opened = async (): Promise<string> => {
+    const text = await waitFor(() => readFile(dir.path('opened.txt'), 'utf8').catch(() => undefined), 'the fake browser', 10_000);
+    await rm(dir.path('opened.txt'));
+    return text;
+  };
   const URL_ = 'http://127.0.0.1:1/auth?a=1&b=2';
 
   test('$BROWSER gets the URL as its argument; the first entry that starts wins', async () => {
@@ -184,9 +189,10 @@ describe('ca oauth', () => {
     const opts = await parse([
       '--provider', 'https://idp.example.com', '--client-id', 'cli', '--client-secret', 's',
       '--scope', 'openid', '--scope', 'groups', '--auth-param', 'prompt=login', '--oidc', '--bare', '-c', '--listen', ':10000', '--timeout', '90s',
+      '--tenant-id', 'contoso',
     ]);
     assert.deepEqual(opts, {
-      provider: 'https://idp.example.com', clientId: 'cli', clientSecret: 's', scopes: ['openid', 'groups'], authParams: ['prompt=login'],
+      provider: 'https://idp.example.com', clientId: 'cli', clientSecret: 's', tenantId: 'contoso', scopes: ['openid', 'groups'], authParams: ['prompt=login'],
       oidc: true, bare: true, console: true, listen: ':10000', timeoutMs: 90_000,
     });
   });

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import { CaError } from '../../src/errors.js';
 import { inspect } from '../../src/pki/inspect/index.js';
+import { serialText } from '../../src/pki/inspect/text.js';
 import type { InspectOptions } from '../../src/pki/inspect/index.js';
 import { parsePem } from '../../src/pki/pem.js';
 import type { PemBlock } from '../../src/pki/pem.js';
@@ -100,4 +101,13 @@ test('a block whose DER is not what its label says is refused', () => {
 test('misuse is a TypeError: no blocks, or short with json/pem', () => {
   assert.throws(() => inspect([], text), TypeError);
   assert.throws(() => inspect(blocksOf('rsa2048.crt'), { format: 'json', short: true, bundle: false }), TypeError);
+});
+
+test("serial numbers in hex as step prints them (Go's %#x of a big.Int): no leading zero", () => {
+  assert.equal(serialText(0x0123456789abcdefn), '81985529216486895 (0x123456789abcdef)');
+  assert.equal(serialText(0x7fn), '127 (0x7f)');
+  assert.equal(serialText(15n), '15 (0xf)');
+  assert.equal(serialText(0n), '0 (0x0)');
+  assert.equal(serialText(-0x1234n), '-4660 (-0x1234)');
+  assert.equal(serialText(0xc2d1e0f4n), '3268534516 (0xc2d1e0f4)');
 });

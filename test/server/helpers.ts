@@ -73,6 +73,13 @@ export async function setDatabase(home: CaHome, db: Record<string, unknown>, con
   return configPath;
 }
 
+/** Change a CA home's ca.json by hand, as an admin with an editor would. */
+export async function editConfig(home: CaHome, edit: (config: Record<string, unknown>) => void): Promise<void> {
+  const config = JSON.parse(await readFile(home.configPath, 'utf8')) as Record<string, unknown>;
+  edit(config);
+  await writeFile(home.configPath, JSON.stringify(config, null, '\t'));
+}
+
 export interface Response {
   status: number;
   headers: IncomingHttpHeaders;

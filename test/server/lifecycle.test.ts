@@ -1,21 +1,15 @@
 // Starting and stopping `ca serve`: the password sources, a graceful SIGTERM with requests in
 // flight, and a restart that keeps the issued certificates and the used tokens.
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startIdp, type TestIdp } from '../fixtures/idp.js';
 import { runCli } from '../helpers/run-cli.js';
-import { createCaHome, json, makeCsr, mintToken, PASSWORD, PROVISIONER, signJson, startServe, type CaHome, type Response } from './helpers.js';
+import { createCaHome, editConfig, json, makeCsr, mintToken, PASSWORD, PROVISIONER, signJson, startServe, type CaHome, type Response } from './helpers.js';
 import { readCaConfig } from '../../src/config/ca-config.js';
 import { openStore } from '../../src/store/index.js';
-
-async function editConfig(home: CaHome, edit: (config: Record<string, unknown>) => void): Promise<void> {
-  const config = JSON.parse(await readFile(home.configPath, 'utf8')) as Record<string, unknown>;
-  edit(config);
-  await writeFile(home.configPath, JSON.stringify(config, null, '\t'));
-}
 
 function connectable(port: number): Promise<boolean> {
   return new Promise((resolve) => {

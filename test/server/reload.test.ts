@@ -86,7 +86,7 @@ describe('ca serve: SIGHUP', () => {
     server.child.kill('SIGHUP');
     await server.waitForStderr(/Continuing to run with the original configuration\.\n(?![\s\S]*reloading)/);
     const said = server.stderr().slice(before);
-    assert.match(said, /reloading \.\.\.\nerror reloading server: .*ca\.json: not valid JSON/);
+    assert.match(said, /reloading \.\.\.\nerror reloading server: .*ca\.json:1:19: not valid JSON: expected a property name in double quotes, found the end of the file/);
 
     // A file that parses but cannot be built (the intermediate is gone) is refused by the workers.
     await writeFile(home.configPath, good.replace(/"crt": "[^"]*"/, '"crt": "/nonexistent/intermediate.crt"'));

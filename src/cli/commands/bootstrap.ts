@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Command, Option } from 'commander';
 import { CaError, UsageError } from '../../errors.js';
 import type { Ctx } from '../context.js';
 import { status } from '../output.js';
-import { writeFileAtomic } from '../../config/atomic.js';
+import { makeDirectory, writeFileAtomic } from '../../config/atomic.js';
 import { CaClient } from '../../client/ca-client.js';
 import { makeFetch } from '../../client/http.js';
 import { defaultsPath, normalizeCaUrl } from '../../client/target.js';
@@ -37,8 +37,33 @@ async function writeChecked(path: string, content: string, mode: number, force: 
     const yes = await ctx.prompter.confirm(`Would you like to overwrite ${path}?`, { flag: '--force' });
     if (!yes) throw new CaError('ERR_FILE_EXISTS', `${path} already exists`, { hint: 'pass --force to overwrite it' });
   }
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  await makeDirectory(dirname(path), 0o700, { hint: `set $CA_PATH to a directory you can write` });
   await writeFileAtomic(path, content, mode);
+}
+
+function fingerprintMismatch(detail: string): CaError {
+  return new CaError('ERR_CERT_INVALID', `fingerprint mismatch: ${detail}`, {
+    hint: "check the fingerprint with the CA admin ('ca fingerprint root_ca.crt' on the CA): a wrong one may mean someone is intercepting the connection",
+  });
+}
+
+/**
+ * GET /root/{fingerprint}. A CA answers 404 when it has no root with that fingerprint: that is a
+ * fingerprint mismatch, not a missing page, when the server is a CA at all (its /health answers).
+ */
+async function fetchRoot(client: CaClient, caUrl: string, expected: string): Promise<string> {
+  try {
+    return await client.root(expected);
+  } catch (err) {
+    if (!(err instanceof CaError && err.code === 'ERR_CA_RESPONSE' && err.status === 404)) throw err;
+    const isCa = await client.health().then((status) => status === 'ok', () => false);
+    if (!isCa) {
+      throw new CaError('ERR_CA_RESPONSE', `${caUrl} does not look like a CA: it has neither /root/${expected.slice(0, 8)}... nor /health`, {
+        hint: 'check --ca-url (the CA\'s URL, e.g. https://ca.example.com:8443)',
+      });
+    }
+    throw fingerprintMismatch(`the CA at ${caUrl} has no root certificate with the fingerprint ${expected}`);
+  }
 }
 
 export async function bootstrapRun(opts: BootstrapOptions, ctx: BootstrapCtx): Promise<void> {
@@ -46,15 +71,11 @@ export async function bootstrapRun(opts: BootstrapOptions, ctx: BootstrapCtx): P
   const expected = normalizeFingerprint(opts.fingerprint);
   // Trust nothing yet: the root is pinned by its fingerprint instead, as step does.
   const client = new CaClient(caUrl, makeFetch({ env: ctx.env, insecure: true }));
-  const blocks = parsePem(await client.root(expected), `the root from ${caUrl}`);
+  const blocks = parsePem(await fetchRoot(client, caUrl, expected), `the root from ${caUrl}`);
   // Exactly the one certificate the fingerprint covers: anything else in the answer would be
   // trusted later without ever having been checked.
   const der = blocks.length === 1 && blocks[0]?.label === 'CERTIFICATE' ? blocks[0].der : undefined;
-  if (!der || sha256Fingerprint(der) !== expected) {
-    throw new CaError('ERR_CERT_INVALID', `the root from ${caUrl} does not match the fingerprint ${expected}`, {
-      hint: 'check the fingerprint with the CA admin: someone may be intercepting the connection',
-    });
-  }
+  if (!der || sha256Fingerprint(der) !== expected) throw fingerprintMismatch(`the root from ${caUrl} does not match the fingerprint ${expected}`);
   const rootPath = join(ctx.caPath, 'certs', 'root_ca.crt');
   const configPath = defaultsPath(ctx.caPath);
   // Written afresh, as step does: a broken old file must not stop the bootstrap that repairs it.

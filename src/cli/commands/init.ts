@@ -1,15 +1,14 @@
 import { createPrivateKey, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir } from 'node:fs/promises';
 import { Command, Option } from 'commander';
-import { CaError, UsageError } from '../../errors.js';
+import { CaError, UsageError, missingFlags } from '../../errors.js';
 import type { Ctx } from '../context.js';
 import { collectCsv, readPasswordFile } from '../flags.js';
 import { status, success } from '../output.js';
 import { caLayout, type CaLayout } from '../../config/paths.js';
 import { serializeCaConfig, type CaConfigJson } from '../../config/ca-config.js';
 import { checkListenAddress } from '../../config/provisioner.js';
-import { writeFileAtomic } from '../../config/atomic.js';
+import { makeDirectory, writeFileAtomic } from '../../config/atomic.js';
 import { createCaPair, type IssuedCa } from '../../pki/ca.js';
 import { prepareSigningCa } from '../../pki/certificate.js';
 import { issueCrl } from '../../pki/crl.js';
@@ -60,6 +59,12 @@ export function caUrlFor(dnsName: string, address: string): string {
 
 async function gather(opts: InitOptions, ctx: InitCtx): Promise<{ name: string; dns: string[]; address: string; password: string; generated: boolean }> {
   const { prompter } = ctx;
+  if (!prompter.interactive) {
+    // Nobody to ask: name every missing flag in one run, not one per run.
+    const missing: [unknown, string][] = [[opts.name, '--name'], [opts.dns?.length ? opts.dns : undefined, '--dns'], [opts.address, '--address'], [opts.passwordFile, '--password-file']];
+    const flags = missing.filter(([value]) => value === undefined).map(([, flag]) => flag);
+    if (flags.length > 0) throw missingFlags(flags);
+  }
   const name =
     opts.name ??
     (await prompter.input('What would you like to name your new PKI? (e.g. Smallstep)', {
@@ -82,7 +87,7 @@ async function gather(opts: InitOptions, ctx: InitCtx): Promise<{ name: string; 
   const address =
     opts.address ??
     (await prompter.input('What IP and port will your new CA bind to? (e.g. :443 or 127.0.0.1:8443)', { flag: '--address', default: ':443' }));
-  checkListenAddress(address, '--address');
+  checkListenAddress(address, '--address', 'for example :443 or 127.0.0.1:8443 (the address and port ca serve listens on; an empty host means every address)');
   if (opts.passwordFile) return { name, dns, address, password: await readPasswordFile(opts.passwordFile), generated: false };
   const typed = await prompter.password('Choose a password for your CA keys [leave empty and we will generate one]', { flag: '--password-file' });
   if (typed) return { name, dns, address, password: typed, generated: false };
@@ -160,10 +165,8 @@ export async function initRun(opts: InitOptions, ctx: InitCtx): Promise<void> {
     ],
   ];
 
-  for (const dir of [layout.base, layout.certsDir, layout.secretsDir, layout.configDir, layout.dbDir]) {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    await chmod(dir, 0o700);
-  }
+  const hint = `set $CA_PATH to a directory you can write (now ${layout.base})`;
+  for (const dir of [layout.base, layout.certsDir, layout.secretsDir, layout.configDir, layout.dbDir]) await makeDirectory(dir, 0o700, { setMode: true, hint });
   for (const [path, content] of files) await writeFileAtomic(path, content, 0o600);
 
   status(ctx.io);

@@ -11,6 +11,8 @@ export interface OauthOptions {
   provider: string;
   clientId: string;
   clientSecret?: string;
+  /** Microsoft Entra's tenant, for a `{tenantid}` issuer (as a provisioner's --tenant-id). */
+  tenantId?: string;
   scopes: string[];
   authParams: string[];
   /** Print (with --bare) the ID token instead of the access token; ask for the openid scope. */
@@ -58,6 +60,7 @@ export async function oauthRun(opts: OauthOptions, ctx: OauthCtx): Promise<void>
       configurationEndpoint: PROVIDER_SHORTHANDS[opts.provider.toLowerCase()] ?? opts.provider,
       clientId: opts.clientId,
       clientSecret: opts.clientSecret,
+      tenantId: opts.tenantId,
       scopes,
       authParams: opts.authParams,
       listen: opts.listen,
@@ -79,6 +82,7 @@ interface OauthFlagValues {
   idp?: string;
   clientId?: string;
   clientSecret?: string;
+  tenantId?: string;
   scope?: string[];
   authParam?: string[];
   oidc?: boolean;
@@ -98,6 +102,7 @@ export function create(ctx: Ctx, run = oauthRun): Command {
     .addOption(new Option('--idp <url>', 'alias of --provider').hideHelp())
     .option('--client-id <id>', 'the OAuth client ID')
     .option('--client-secret <secret>', 'the OAuth client secret (omit for a public client)')
+    .option('--tenant-id <id>', "the Microsoft Entra ID tenant, for a multi-tenant provider whose issuer has '{tenantid}'")
     .option('--scope <scope>', 'a scope to request; repeatable (default: openid email)', collect)
     .option('--auth-param <key=value>', 'a parameter to add to the authorization URL; repeatable', collect)
     .option('--oidc', 'ask for an ID token (the openid scope); with --bare print it')
@@ -137,6 +142,7 @@ Environment:
           provider,
           clientId: o.clientId ?? '',
           clientSecret: o.clientSecret,
+          tenantId: o.tenantId,
           scopes: o.scope ?? [],
           authParams: o.authParam ?? [],
           oidc: Boolean(o.oidc),

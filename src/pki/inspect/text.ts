@@ -53,11 +53,10 @@ function versionLine(version: number): string {
   return `${pad(8)}Version: ${version} (0x${Math.max(version - 1, 0).toString(16)})`;
 }
 
-/** "4 (0x04)": decimal, then the magnitude's bytes in hex (Go's `%#x` of big.Int.Bytes()). */
+/** "4 (0x4)": decimal, then hex as Go's `%#x` prints a big.Int (no leading zero, the sign before 0x). */
 export function serialText(serial: bigint): string {
   const magnitude = serial < 0n ? -serial : serial;
-  const hex = magnitude.toString(16);
-  return `${serial} (0x${hex.length % 2 ? `0${hex}` : hex})`;
+  return `${serial} (${serial < 0n ? '-' : ''}0x${magnitude.toString(16)})`;
 }
 
 function subjectLines(subject: DistinguishedName, key: SubjectPublicKeyInfo, kind: 'certificate' | 'request'): string[] {

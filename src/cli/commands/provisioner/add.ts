@@ -5,8 +5,17 @@ import type { Ctx } from '../../context.js';
 import { caConfigOption, caConfigPath, readPasswordFile } from '../../flags.js';
 import { success } from '../../output.js';
 import type { Prompter } from '../../prompter.js';
-import { editCaConfig, effectiveTlsDurations, provisionersOf, readCaConfig, type Claims, type ProvisionerJson } from '../../../config/ca-config.js';
-import { checkUniqueName, newOidcProvisioner, STEP_PROVISIONER_TYPES, validateOidcProvisioner, type OidcChanges, type OidcProvisionerJson } from '../../../config/provisioner.js';
+import { editCaConfig, effectiveTlsDurations, provisionersOf, readCaConfig, requireCaConfig, type Claims, type ClaimLabel, type ProvisionerJson } from '../../../config/ca-config.js';
+import {
+  checkUncheckedEndpoint,
+  checkUniqueName,
+  claimFlagLabel,
+  newOidcProvisioner,
+  STEP_PROVISIONER_TYPES,
+  validateOidcProvisioner,
+  type OidcChanges,
+  type OidcProvisionerJson,
+} from '../../../config/provisioner.js';
 import { newJwkProvisioner, validateJwkProvisioner, type JwkProvisionerJson } from '../../../config/jwk.js';
 import { checkOidcEndpoint } from '../../../authority/discovery.js';
 import { encryptJwk, generateProvisionerKey, jwkThumbprint, publicJwkOf, readPrivateKeyFile, readPublicKeyFile, type Jwk } from '../../../pki/jwk.js';
@@ -119,33 +128,39 @@ async function jwkKeys(k: JwkKeySource, prompter: Prompter): Promise<{ key: Jwk;
   return { key, encryptedKey: await encryptJwk({ ...privateJwk, kid: key.kid }, await fresh()) };
 }
 
-async function addJwk(opts: AddOptions, ctx: AddCtx): Promise<JwkProvisionerJson> {
+async function addJwk(opts: AddOptions, ctx: AddCtx, label: ClaimLabel): Promise<JwkProvisionerJson> {
   // Fail on what the file alone can tell (a taken name) before asking for any password.
   const before = await readCaConfig(opts.configPath);
+  requireCaConfig(before, opts.configPath);
   checkUniqueName({ type: 'JWK', name: opts.name }, provisionersOf(before));
-  effectiveTlsDurations(newJwkProvisioner(opts.name, { kty: 'EC' }, undefined, { fromAdd: true, changes: opts.changes }).claims, before.authority?.claims);
+  effectiveTlsDurations(newJwkProvisioner(opts.name, { kty: 'EC' }, undefined, { fromAdd: true, changes: opts.changes }).claims, before.authority?.claims, label);
   const { key, encryptedKey } = await jwkKeys(opts.jwk, ctx.prompter);
   const provisioner = newJwkProvisioner(opts.name, key, encryptedKey, { fromAdd: true, changes: opts.changes });
-  validateJwkProvisioner(provisioner, provisionersOf(before), before.authority?.claims);
+  validateJwkProvisioner(provisioner, provisionersOf(before), before.authority?.claims, label);
   return provisioner;
 }
 
 export async function addRun(opts: AddOptions, ctx: AddCtx): Promise<void> {
   const type = resolveType(opts);
+  const label = claimFlagLabel(opts.changes);
   let provisioner: ProvisionerJson;
   let validate: (p: ProvisionerJson, list: ProvisionerJson[], claims: Claims | undefined) => void;
   if (type === 'JWK') {
-    provisioner = await addJwk(opts, ctx);
-    validate = (p, list, claims) => validateJwkProvisioner(p as JwkProvisionerJson, list, claims);
+    provisioner = await addJwk(opts, ctx, label);
+    validate = (p, list, claims) => validateJwkProvisioner(p as JwkProvisionerJson, list, claims, label);
   } else {
     const oidc = newOidcProvisioner(opts.name, opts.changes);
+    // Fail fast on what the file alone can tell, before touching the network.
     const before = await readCaConfig(opts.configPath);
-    validateOidcProvisioner(oidc, provisionersOf(before), before.authority?.claims);
+    requireCaConfig(before, opts.configPath);
+    validateOidcProvisioner(oidc, provisionersOf(before), before.authority?.claims, label);
     if (opts.check) await checkOidcEndpoint(oidc.name, oidc.configurationEndpoint, { fetch: ctx.fetch });
+    else checkUncheckedEndpoint(oidc.configurationEndpoint);
     provisioner = oidc;
-    validate = (p, list, claims) => validateOidcProvisioner(p as OidcProvisionerJson, list, claims);
+    validate = (p, list, claims) => validateOidcProvisioner(p as OidcProvisionerJson, list, claims, label);
   }
   await editCaConfig(opts.configPath, (config) => {
+    requireCaConfig(config, opts.configPath);
     const list = provisionersOf(config);
     validate(provisioner, list, config.authority?.claims); // again: another process may have added one
     list.push(provisioner);

@@ -6,14 +6,18 @@ import { editCaConfig, provisionersOf, readCaConfig, type CaConfigJson, type Pro
 import { applyJwkChanges, isJwk, validateJwkProvisioner } from '../../../config/jwk.js';
 import {
   applyOidcChanges,
+  checkUncheckedEndpoint,
+  claimFlagLabel,
   findProvisioner,
   isOidc,
+  normalizeOidc,
   validateOidcProvisioner,
   type OidcChanges,
 } from '../../../config/provisioner.js';
 import { checkOidcEndpoint } from '../../../authority/discovery.js';
 import { addClaimFlags, addOidcFlags, changesFromFlags, oidcFlagsGiven, type OidcFlagValues } from './flags.js';
 import { printSaved } from './saved.js';
+import { status } from '../../output.js';
 
 export interface UpdateOptions {
   name: string;
@@ -34,7 +38,7 @@ function updated(config: CaConfigJson, opts: UpdateOptions): { index: number; be
   const others = list.filter((_, i) => i !== index);
   if (isOidc(before)) {
     const after = applyOidcChanges(before, opts.changes);
-    validateOidcProvisioner(after, others, config.authority?.claims);
+    validateOidcProvisioner(after, others, config.authority?.claims, claimFlagLabel(opts.changes));
     return { index, before, after };
   }
   if (isJwk(before)) {
@@ -44,7 +48,7 @@ function updated(config: CaConfigJson, opts: UpdateOptions): { index: number; be
       });
     }
     const after = applyJwkChanges(before, opts.changes);
-    validateJwkProvisioner(after, others, config.authority?.claims);
+    validateJwkProvisioner(after, others, config.authority?.claims, claimFlagLabel(opts.changes));
     return { index, before, after };
   }
   throw new CaError('ERR_PROVISIONER_INVALID', `provisioner ${opts.name} is of type ${before.type}; ca updates OIDC and JWK provisioners only`, {
@@ -54,8 +58,15 @@ function updated(config: CaConfigJson, opts: UpdateOptions): { index: number; be
 
 export async function updateRun(opts: UpdateOptions, ctx: UpdateCtx): Promise<void> {
   const { before, after } = updated(await readCaConfig(opts.configPath), opts);
+  // Compared in the shape an edit writes, so a provisioner written by hand in another order is not a change.
+  const asWritten = isOidc(before) ? normalizeOidc(before) : isJwk(before) ? applyJwkChanges(before, {}) : before;
+  if (JSON.stringify(asWritten) === JSON.stringify(after)) {
+    status(ctx.io, `Nothing to change: provisioner ${before.name} already has these settings; ${opts.configPath} is untouched.`);
+    return;
+  }
   const endpointChanged = before.configurationEndpoint !== after.configurationEndpoint || before.tenantID !== after.tenantID;
-  if (opts.check && isOidc(after) && endpointChanged) await checkOidcEndpoint(after.name, after.configurationEndpoint, { fetch: ctx.fetch });
+  if (isOidc(after) && opts.check && endpointChanged) await checkOidcEndpoint(after.name, after.configurationEndpoint, { fetch: ctx.fetch });
+  if (isOidc(after) && !opts.check && before.configurationEndpoint !== after.configurationEndpoint) checkUncheckedEndpoint(after.configurationEndpoint);
   await editCaConfig(opts.configPath, (config) => {
     const { index, after: fresh } = updated(config, opts); // against the file as it is now, under the lock
     provisionersOf(config)[index] = fresh;
