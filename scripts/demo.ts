@@ -461,7 +461,7 @@ async function demo(opts: Options, started: Started): Promise<void> {
   // 7. The browser login.
   const way = loginWay(opts, devEnv);
   const certArgs = ['certificate', email, 'alice.crt', 'alice.key', '--provisioner', PROVISIONER, '--timeout', LOGIN_TIMEOUT];
-  const certShown = commandLine(certArgs, way === 'http' ? `BROWSER=${HTTP_BROWSER} ${onDev}` : onDev);
+  const certShown = commandLine(certArgs, way === 'http' ? `CA_OPEN_BROWSER=1 BROWSER=${HTTP_BROWSER} ${onDev}` : onDev);
   step(`Getting a certificate for ${email} through the browser login`, certShown);
   if (way === 'headless') {
     show(`(--headless: a scripted headless Chromium logs in as ${username})`);
@@ -543,8 +543,8 @@ async function demo(opts: Options, started: Started): Promise<void> {
  * soon as that walk fails, rather than after the login's timeout.
  */
 async function httpBrowserLogin(run: Omit<CaRun, 'timeoutMs'>, resultFile: string): Promise<{ stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = { ...run.env, BROWSER: HTTP_BROWSER, DEV_IDP_RESULT: resultFile };
-  delete env.CA_OPEN_BROWSER; // scripted: nobody opens the URL by hand
+  // Without a terminal ca starts a login only when asked to open a browser: $BROWSER is that browser.
+  const env: NodeJS.ProcessEnv = { ...run.env, BROWSER: HTTP_BROWSER, CA_OPEN_BROWSER: '1', DEV_IDP_RESULT: resultFile };
   const walked = (async (): Promise<never> => {
     for (;;) {
       const result = await readFile(resultFile, 'utf8').then((text) => JSON.parse(text) as { outcome: string; error?: string }, () => undefined);
@@ -558,7 +558,7 @@ async function httpBrowserLogin(run: Omit<CaRun, 'timeoutMs'>, resultFile: strin
 
 /** --keep: the commands to try the developer and CI flows by hand against what keeps running, and how to stop it. */
 function printKept(k: { started: Started; idp: DevIdpState; caPath: string; devDir: string; demoDir: string; logDir: string; way: LoginWay }): void {
-  const browser = k.way === 'browser' ? '' : `BROWSER=${quote(HTTP_BROWSER)} `;
+  const browser = k.way === 'browser' ? '' : `CA_OPEN_BROWSER=1 BROWSER=${quote(HTTP_BROWSER)} `;
   const pids = [k.started.serve?.pid, k.started.idp?.pid].filter((pid) => pid);
   out();
   out(`Still running (--keep): the CA at ${k.started.serve?.url ?? '?'} (pid ${k.started.serve?.pid ?? '?'}) and the development IdP at ${k.idp.issuer} (pid ${k.started.idp?.pid ?? '?'}).`);
@@ -568,11 +568,11 @@ function printKept(k: { started: Started; idp: DevIdpState; caPath: string; devD
     `export PATH=${quote(join(REPO, 'bin'))}:"$PATH" CA_PATH=${quote(k.devDir)}`,
     `cd ${quote(k.devDir)}`,
     '# the developer: a browser login for a certificate of their own',
-    `${browser}ca certificate ${k.idp.user.email ?? k.idp.user.username} alice.crt alice.key --force`,
+    `${browser}ca certificate ${k.idp.user.email ?? k.idp.user.username} alice.crt alice.key --provisioner ${PROVISIONER} --force`,
     'ca inspect alice.crt --short',
     '# CI: an ID token got without a person (a CI job gets its platform\'s), then --token',
-    `ID_TOKEN=$(BROWSER=${quote(HTTP_BROWSER)} ca oauth --oidc --bare --provider ${k.idp.issuer} --client-id ${CLIENT_ID} --client-secret ${CLIENT_SECRET})`,
-    `ca certificate ${k.idp.user.email ?? k.idp.user.username} ci.crt ci.key --token "$ID_TOKEN" --force`,
+    `ID_TOKEN=$(CA_OPEN_BROWSER=1 BROWSER=${quote(HTTP_BROWSER)} ca oauth --oidc --bare --provider ${k.idp.issuer} --client-id ${CLIENT_ID} --client-secret ${CLIENT_SECRET})`,
+    `ca certificate ${k.idp.user.email ?? k.idp.user.username} ci.crt ci.key --token "$ID_TOKEN" --provisioner ${PROVISIONER} --force`,
     '# the admin: the CA\'s own home',
     `CA_PATH=${quote(k.caPath)} ca provisioner list`,
   ]) {

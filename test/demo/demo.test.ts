@@ -102,7 +102,7 @@ function assertSteps(run: Run): void {
     /^\[4\/10\] .*: ca provisioner add Demo --type OIDC --client-id ca-cli --client-secret ca-cli-secret --configuration-endpoint http:\/\/127\.0\.0\.1:\d+\/\.well-known\/openid-configuration --admin admins$/,
     /^\[5\/10\] .*: ca serve --password-file \$CA_PATH\/password\.txt/,
     /^\[6\/10\] .*: ca fingerprint \$CA_PATH\/certs\/root_ca\.crt$/,
-    /^\[7\/10\] .*: (?:BROWSER=\S+ )?CA_PATH=\$DEV ca certificate alice@example\.com alice\.crt alice\.key --provisioner Demo --timeout 5m$/,
+    /^\[7\/10\] .*: (?:CA_OPEN_BROWSER=1 BROWSER=\S+ )?CA_PATH=\$DEV ca certificate alice@example\.com alice\.crt alice\.key --provisioner Demo --timeout 5m$/,
     /^\[8\/10\] .*: ca inspect --short alice\.crt$/,
     /^\[9\/10\] .*: CA_PATH=\$DEV ca certificate localhost srv\.crt srv\.key --san localhost --san 127\.0\.0\.1 --provisioner admin --provisioner-password-file \$CA_PATH\/password\.txt$/,
     /^\[10\/10\] .*mTLS/,
@@ -161,8 +161,8 @@ test('npm run demo -- --keep: the CA and the IdP keep running, the printed comma
 
   // The block of commands, exactly as printed, in bash.
   const block = /^Try them by hand.*\n\n((?: {4}.*\n)+)/m.exec(run.stdout)?.[1] ?? '';
-  assert.match(block, /ca certificate alice@example\.com alice\.crt alice\.key --force\n/);
-  assert.match(block, /ca certificate alice@example\.com ci\.crt ci\.key --token "\$ID_TOKEN" --force\n/);
+  assert.match(block, /ca certificate alice@example\.com alice\.crt alice\.key --provisioner Demo --force\n/);
+  assert.match(block, /ca certificate alice@example\.com ci\.crt ci\.key --token "\$ID_TOKEN" --provisioner Demo --force\n/);
   const script = block.replace(/^ {4}/gm, '');
   const tried = await runBounded('bash', ['-euo', 'pipefail', '-c', script], 120_000, '/');
   assert.equal(tried.code, 0, `${script}\n--- stdout\n${tried.stdout}\n--- stderr\n${tried.stderr}`);

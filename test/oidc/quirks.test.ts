@@ -90,7 +90,7 @@ describe('identity provider quirks', () => {
     const res = await runCli(
       ['certificate', 'alice@example.com', d.path('a.crt'), d.path('a.key'), '--provisioner', 'Entra', '--ca-url', `https://127.0.0.1:${serving.port}`, '--root', home.rootFile],
       // curl is the browser: it follows the IdP's redirect back to the login listener.
-      { env: { CA_PATH: d.path('user'), BROWSER: 'curl -s -L -o /dev/null %s' } },
+      { env: { CA_PATH: d.path('user'), CA_OPEN_BROWSER: '1', BROWSER: 'curl -s -L -o /dev/null %s' } },
     );
     assert.equal(res.code, 0, res.stderr);
     assert.match(res.stderr, /✔ Certificate: /);
