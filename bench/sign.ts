@@ -1,13 +1,17 @@
 /**
- * npm run bench: how fast `ca serve` signs, next to how fast this machine can sign at all.
+ * npm run bench: every performance figure of `ca`, measured on this machine in one run.
  *
- * Starts the real test IdP and a real CA (`ca init`, `ca provisioner add`, `ca serve` with its
- * default one worker per core), mints every token up front (unique nonces: tokens are single
- * use), then sends a fixed number of POST /sign requests at 1, 16 and 64 in flight over
- * keep-alive HTTPS, and prints sign/s and p50/p99 latency per level. The ceiling is raw ECDSA
- * P-256 signatures/s from node:crypto, measured in the same run on one core and on all cores
- * (worker_threads). A /sign costs one ECDSA sign, one ECDSA verify (the CSR) and one token
- * verify, plus TLS, HTTP, certificate encoding and two database writes.
+ * 1. Signing: the real test IdP and a real CA (`ca init`, `ca provisioner add`, `ca serve` with its
+ *    default one worker per core, SQLite at synchronous=FULL), every token minted up front
+ *    (single use), then a fixed number of POST /sign requests at 1, 16 and 64 in flight over
+ *    keep-alive HTTPS: sign/s, p50/p99 latency, the server's own CPU per certificate (every
+ *    process of it, user+system, from /proc: the load generator shares the cores, so this is the
+ *    figure that does not depend on it), and the largest worker RSS. The ceiling is raw ECDSA
+ *    P-256 signatures/s from node:crypto on one core and on all cores.
+ * 2. The same at 16 in flight with 1,000 more provisioners in ca.json (flat is the goal).
+ * 3. Start-up: `ca --version`, `ca --help`, `ca inspect` against `node -e 0`; `ca certificate
+ *    --token` end to end against the running CA; the time from starting `ca serve` to its first
+ *    answered /health (one worker, and one per core). Medians of repeated runs.
  *
  * `npm run bench -- --replicas`: 1, 2 and 3 `ca serve` replicas from one CA home on one throwaway
  * PostgreSQL (test/fixtures/postgres.ts), BENCH_REPLICA_WORKERS workers each (default 1), the
@@ -19,8 +23,9 @@
  * A benchmark, not a test: it asserts nothing about speed. Bounded: BENCH_REQUESTS requests per
  * level (default 2000), and everything is stopped after BENCH_DEADLINE_S seconds (default 600).
  */
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'node:https';
@@ -28,6 +33,8 @@ import { Worker } from 'node:worker_threads';
 import { startIdp, type TestIdp } from '../test/fixtures/idp.js';
 import { processTree, startPostgres, type TestPostgres } from '../test/fixtures/postgres.js';
 import { createCaHome, makeCsr, mintToken, setDatabase, signJson, startServe, type CaHome, type Serving } from '../test/server/helpers.js';
+import { CA_BIN } from '../test/helpers/run-cli.js';
+import { testdir } from '../test/helpers/testdir.js';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000);
 const LEVELS = [1, 16, 64];
@@ -142,28 +149,191 @@ async function mintBodies(idp: TestIdp, csrs: string[], count: number): Promise<
   return bodies;
 }
 
+// ---- server CPU and memory, from /proc ----------------------------------------------------------
+
+/** Resident set size (MiB) of each process of the tree under `pid`. */
+function treeRssMiB(pid: number): number[] {
+  return processTree(pid).flatMap((p) => {
+    try {
+      const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1];
+      return kb ? [Number(kb) / 1024] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+interface MeasuredLevel extends LevelResult {
+  /** The server's own CPU (all its processes) per certificate, in µs. */
+  serverCpuUs: number;
+  /** The largest RSS of one server process during the level, MiB. */
+  maxRssMiB: number;
+}
+
+/** runLevel, with the server's CPU per request and its largest process RSS sampled while it runs. */
+async function measureLevel(server: Serving, rootPem: string, bodies: string[], concurrency: number): Promise<MeasuredLevel> {
+  const pid = server.child.pid as number;
+  let maxRss = 0;
+  const sample = (): void => void (maxRss = Math.max(maxRss, ...treeRssMiB(pid)));
+  const sampler = setInterval(sample, 100);
+  const cpuBefore = treeCpuSeconds(pid);
+  try {
+    const result = await runLevel([server.port], rootPem, bodies, concurrency);
+    sample();
+    return { ...result, serverCpuUs: ((treeCpuSeconds(pid) - cpuBefore) * 1e6) / bodies.length, maxRssMiB: maxRss };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+// ---- start-up -------------------------------------------------------------------------------------
+
+const STARTS = Number(process.env.BENCH_STARTS ?? 15);
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
+}
+
+/** Wall time (ms) of a command run to completion, `runs` times; the median. */
+function commandMs(command: string, args: string[], env: NodeJS.ProcessEnv, runs = STARTS): number {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const started = performance.now();
+    const res = spawnSync(command, args, { env, stdio: ['ignore', 'ignore', 'pipe'], timeout: 30_000 });
+    if (res.status !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${res.stderr?.toString() ?? res.status}`);
+    times.push(performance.now() - started);
+  }
+  return median(times);
+}
+
+/** From spawning `ca serve` to its first answered GET /health (ms), `runs` times; the median. */
+async function firstHealthMs(home: CaHome, workers: number, runs = 3): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const started = performance.now();
+    const child = spawn(process.execPath, [CA_BIN, 'serve', '--password-file', home.passwordFile], {
+      env: { PATH: process.env.PATH, HOME: '/nonexistent-home', ...home.env, CA_WORKERS: String(workers) },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    try {
+      let stderr = '';
+      const port = await new Promise<number>((resolve, reject) => {
+        child.stderr.on('data', (c: Buffer) => {
+          stderr += c.toString();
+          const m = /Serving HTTPS on \S*:(\d+)/.exec(stderr);
+          if (m) resolve(Number(m[1]));
+        });
+        child.once('exit', () => reject(new Error(`ca serve exited: ${stderr}`)));
+      });
+      for (;;) {
+        const ok = await new Promise<boolean>((resolve) => {
+          const req = request({ host: '127.0.0.1', port, path: '/health', ca: home.rootPem, agent: false }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode === 200));
+          });
+          req.on('error', () => resolve(false));
+          req.end();
+        });
+        if (ok) break;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      times.push(performance.now() - started);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => (child.exitCode === null ? child.once('exit', resolve) : resolve(undefined)));
+    }
+  }
+  return median(times);
+}
+
+interface StartupFigures {
+  node: number;
+  version: number;
+  help: number;
+  inspect: number;
+  certificateToken: number;
+  firstHealthOne: number;
+  firstHealthAll: number;
+}
+
+async function startupFigures(home: CaHome, idp: TestIdp, server: Serving, cores: number): Promise<StartupFigures> {
+  const env = { PATH: process.env.PATH, HOME: '/nonexistent-home', ...home.env };
+  const node = commandMs(process.execPath, ['-e', '0'], env);
+  const version = commandMs(process.execPath, [CA_BIN, '--version'], env);
+  const help = commandMs(process.execPath, [CA_BIN, '--help'], env);
+  const inspect = commandMs(process.execPath, [CA_BIN, 'inspect', home.rootFile, '--short'], env);
+  // ca certificate --token end to end: a fresh token each run (tokens are single use).
+  const work = await testdir();
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < STARTS; i++) {
+      const token = await mintToken(idp);
+      const started = performance.now();
+      const res = spawnSync(
+        process.execPath,
+        [CA_BIN, 'certificate', 'alice@example.com', work.path('a.crt'), work.path('a.key'), '--token', token, '--force', '--ca-url', `https://127.0.0.1:${server.port}`, '--root', home.rootFile],
+        { env, stdio: ['ignore', 'ignore', 'pipe'], timeout: 30_000 },
+      );
+      if (res.status !== 0) throw new Error(`ca certificate --token failed: ${res.stderr.toString()}`);
+      times.push(performance.now() - started);
+    }
+  } finally {
+    await work.cleanup();
+  }
+  return { node, version, help, inspect, certificateToken: median(times), firstHealthOne: await firstHealthMs(home, 1), firstHealthAll: await firstHealthMs(home, cores) };
+}
+
+/** 1,000 more provisioners in ca.json (JWK: no IdP to wait for), to show signing does not slow down with them. */
+async function addProvisioners(home: CaHome, count: number): Promise<void> {
+  const config = JSON.parse(readFileSync(home.configPath, 'utf8')) as { authority: { provisioners: unknown[] } };
+  for (let i = 0; i < count; i++) {
+    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const jwk = publicKey.export({ format: 'jwk' });
+    config.authority.provisioners.push({ type: 'JWK', name: `bench-${i}`, key: { use: 'sig', ...jwk, alg: 'ES256', kid: `bench-kid-${i}` } });
+  }
+  writeFileSync(home.configPath, JSON.stringify(config, null, '\t'));
+}
+
 // ---- report --------------------------------------------------------------------------------
 
 const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const pad = (s: string, n: number): string => s.padStart(n);
 
-function report(results: LevelResult[], oneCore: number, allCores: number, cores: number, workers: number): void {
+function report(results: MeasuredLevel[], many: MeasuredLevel, start: StartupFigures, oneCore: number, allCores: number, cores: number, workers: number): void {
+  const ratio = (ms: number): string => `${fmt(ms)} ms (${fmt(ms / start.node, 2)}x node -e 0)`;
   console.log('');
-  console.log(`machine: ${cores} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}; ca serve with ${workers} workers`);
+  console.log(`machine: ${cores} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}; ca serve with ${workers} workers, SQLite synchronous=FULL`);
   console.log(`ceiling: raw ECDSA P-256 sign/s (node:crypto): 1 core ${fmt(oneCore)}; all ${cores} cores (worker_threads) ${fmt(allCores)}`);
   console.log('');
-  console.log(`${pad('in flight', 9)} ${pad('requests', 8)} ${pad('sign/s', 8)} ${pad('p50 ms', 8)} ${pad('p99 ms', 8)} ${pad('failed', 6)} ${pad('of all cores', 12)} ${pad('of 1 core', 9)} ${pad('load gen CPU', 12)}`);
-  for (const r of results) {
+  console.log(`${pad('in flight', 9)} ${pad('requests', 8)} ${pad('sign/s', 8)} ${pad('p50 ms', 8)} ${pad('p99 ms', 8)} ${pad('failed', 6)} ${pad('server CPU/cert', 15)} ${pad('max RSS/worker', 14)} ${pad('load gen CPU', 12)}`);
+  const row = (label: string, r: MeasuredLevel): void => {
     console.log(
-      `${pad(String(r.concurrency), 9)} ${pad(String(r.requests), 8)} ${pad(fmt(r.signPerSecond), 8)} ${pad(fmt(r.p50, 2), 8)} ${pad(fmt(r.p99, 2), 8)} ${pad(String(r.failures), 6)} ${pad(`${fmt((100 * r.signPerSecond) / allCores, 1)}%`, 12)} ${pad(`${fmt((100 * r.signPerSecond) / oneCore, 1)}%`, 9)} ${pad(`${fmt(r.loadCpuPercent)}% of a core`, 12)}`,
+      `${pad(label, 9)} ${pad(String(r.requests), 8)} ${pad(fmt(r.signPerSecond), 8)} ${pad(fmt(r.p50, 2), 8)} ${pad(fmt(r.p99, 2), 8)} ${pad(String(r.failures), 6)} ${pad(`${fmt(r.serverCpuUs)} µs`, 15)} ${pad(`${fmt(r.maxRssMiB)} MiB`, 14)} ${pad(`${fmt(r.loadCpuPercent)}% of a core`, 12)}`,
     );
     if (r.firstFailure) console.log(`          first failure: ${r.firstFailure.slice(0, 300)}`);
-  }
-  const at64 = results.find((r) => r.concurrency === 64);
-  const at16 = results.find((r) => r.concurrency === 16);
+  };
+  for (const r of results) row(String(r.concurrency), r);
+  row('16 +1000p', many);
+  console.log('(+1000p: the same at 16 in flight with 1,000 more provisioners in ca.json)');
   console.log('');
-  if (at64) console.log(`goal: at 64 in flight, sign/s >= 40% of the all-core ceiling: ${fmt((100 * at64.signPerSecond) / allCores, 1)}%`);
-  if (at16) console.log(`goal: p99 < 10 ms at 16 in flight: ${fmt(at16.p99, 2)} ms`);
+  console.log(`ca --version          ${ratio(start.version)}`);
+  console.log(`ca --help             ${ratio(start.help)}`);
+  console.log(`ca inspect --short    ${ratio(start.inspect)}`);
+  console.log(`node -e 0             ${fmt(start.node)} ms`);
+  console.log(`ca certificate --token, end to end against the local CA: ${fmt(start.certificateToken)} ms`);
+  console.log(`ca serve to its first /health: ${fmt(start.firstHealthOne)} ms with 1 worker, ${fmt(start.firstHealthAll)} ms with ${cores}`);
+  const at = (n: number): MeasuredLevel | undefined => results.find((r) => r.concurrency === n);
+  const cpu = Math.max(...results.map((r) => r.serverCpuUs));
+  console.log('');
+  console.log('goals (issue 12):');
+  console.log(`  server CPU per certificate <= 450 µs: ${fmt(Math.min(...results.map((r) => r.serverCpuUs)))}-${fmt(cpu)} µs`);
+  console.log(`  sign/s at 64 in flight >= 3,000: ${fmt(at(64)?.signPerSecond ?? NaN)}`);
+  console.log(`  p99 at 16 in flight <= 15 ms: ${fmt(at(16)?.p99 ?? NaN, 2)} ms`);
+  console.log(`  RSS per worker <= 150 MB: ${fmt(Math.max(...results.map((r) => r.maxRssMiB), many.maxRssMiB))} MiB`);
+  console.log(`  flat with 1,000 provisioners: ${fmt(many.signPerSecond)} sign/s vs ${fmt(at(16)?.signPerSecond ?? NaN)} at 16 in flight`);
+  console.log(`  ca --version and --help <= 1.5x node -e 0: ${fmt(start.version / start.node, 2)}x, ${fmt(start.help / start.node, 2)}x; ca inspect <= 2x: ${fmt(start.inspect / start.node, 2)}x`);
+  console.log(`  ca certificate --token <= 400 ms: ${fmt(start.certificateToken)} ms; first /health <= 600 ms: ${fmt(start.firstHealthOne)} / ${fmt(start.firstHealthAll)} ms`);
   console.log('(the load generator runs on the same machine: its CPU is taken from the CA)');
 }
 
@@ -297,16 +467,29 @@ async function main(): Promise<void> {
     const batches: { warmup: string[]; measured: string[] }[] = [];
     for (const _ of LEVELS) batches.push({ warmup: await mintBodies(idp, csrs, WARMUP), measured: await mintBodies(idp, csrs, REQUESTS) });
 
-    const results: LevelResult[] = [];
+    const results: MeasuredLevel[] = [];
     for (const [i, concurrency] of LEVELS.entries()) {
       const batch = batches[i] as { warmup: string[]; measured: string[] };
       process.stdout.write(`${concurrency} in flight: warming up, then ${REQUESTS} requests ... `);
       await runLevel([serving.port], home.rootPem, batch.warmup, concurrency);
-      const result = await runLevel([serving.port], home.rootPem, batch.measured, concurrency);
-      console.log(`${fmt(result.signPerSecond)} sign/s`);
+      const result = await measureLevel(serving, home.rootPem, batch.measured, concurrency);
+      console.log(`${fmt(result.signPerSecond)} sign/s, ${fmt(result.serverCpuUs)} µs of server CPU per certificate`);
       results.push(result);
     }
-    report(results, oneCore, allCores, cores, workers);
+    process.stdout.write('start-up times ... ');
+    const start = await startupFigures(home, idp, serving, cores);
+    console.log('done');
+    await serving.stop('SIGTERM');
+
+    process.stdout.write('1,000 more provisioners: restarting the CA ... ');
+    await addProvisioners(home, 1000);
+    serving = await startServe(home, { workers, captureStdout: false });
+    const warm = await mintBodies(idp, csrs, WARMUP);
+    const measured = await mintBodies(idp, csrs, REQUESTS);
+    await runLevel([serving.port], home.rootPem, warm, 16);
+    const many = await measureLevel(serving, home.rootPem, measured, 16);
+    console.log(`${fmt(many.signPerSecond)} sign/s`);
+    report(results, many, start, oneCore, allCores, cores, workers);
   } finally {
     await serving?.stop('SIGTERM');
     await idp?.close();
