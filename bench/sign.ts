@@ -26,7 +26,9 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'node:https';
 import { Worker } from 'node:worker_threads';
@@ -35,9 +37,11 @@ import { processTree, startPostgres, type TestPostgres } from '../test/fixtures/
 import { createCaHome, makeCsr, mintToken, setDatabase, signJson, startServe, type CaHome, type Serving } from '../test/server/helpers.js';
 import { CA_BIN } from '../test/helpers/run-cli.js';
 import { testdir } from '../test/helpers/testdir.js';
+import { topOfProfiles } from './profile.js';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000);
-const LEVELS = [1, 16, 64];
+/** In-flight levels to measure; BENCH_LEVELS=16 (say) with --profile looks at one. */
+const LEVELS = (process.env.BENCH_LEVELS ?? '1,16,64').split(',').map(Number);
 const WARMUP = 100;
 /** Distinct CSRs, reused round-robin: the server's work does not depend on the key being new. */
 const CSR_POOL = 64;
@@ -337,6 +341,15 @@ function report(results: MeasuredLevel[], many: MeasuredLevel, start: StartupFig
   console.log('(the load generator runs on the same machine: its CPU is taken from the CA)');
 }
 
+/** The top self-time entries of the workers' CPU profiles, in µs per certificate. */
+function printProfile(dir: string, certificates: number): void {
+  const { entries, totalMs, files } = topOfProfiles(dir, process.cwd(), Number(process.env.BENCH_PROFILE_TOP ?? 30));
+  console.log('');
+  console.log(`CPU profile of ${files} worker(s): ${fmt((totalMs * 1000) / certificates)} µs sampled per certificate (${certificates} certificates incl. warm-up)`);
+  console.log(`${pad('µs/cert', 8)} ${pad('share', 6)}  self time in`);
+  for (const e of entries) console.log(`${pad(fmt((e.selfMs * 1000) / certificates), 8)} ${pad(`${fmt(e.share * 100, 1)}%`, 6)}  ${e.label}`);
+}
+
 // ---- replicas mode -------------------------------------------------------------------------
 
 const REPLICA_COUNTS = [1, 2, 3];
@@ -461,7 +474,10 @@ async function main(): Promise<void> {
     console.log('starting the IdP and the CA (ca init, ca provisioner add, ca serve) ...');
     idp = await startIdp();
     home = await createCaHome(idp);
-    serving = await startServe(home, { workers, captureStdout: false });
+    // --profile: the workers run with --cpu-prof (they inherit the primary's node options); their profiles are summed up after the load.
+    const profileDir = process.argv.includes('--profile') ? await mkdtemp(join(tmpdir(), 'ca-bench-profile-')) : undefined;
+    const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : undefined;
+    serving = await startServe(home, { workers, captureStdout: false, nodeArgs });
     console.log(`ca serve is listening on 127.0.0.1:${serving.port}; preparing ${CSR_POOL} CSRs and ${LEVELS.length * (REQUESTS + WARMUP)} tokens ...`);
     const csrs = await Promise.all(Array.from({ length: CSR_POOL }, () => makeCsr()));
     const batches: { warmup: string[]; measured: string[] }[] = [];
@@ -475,6 +491,12 @@ async function main(): Promise<void> {
       const result = await measureLevel(serving, home.rootPem, batch.measured, concurrency);
       console.log(`${fmt(result.signPerSecond)} sign/s, ${fmt(result.serverCpuUs)} µs of server CPU per certificate`);
       results.push(result);
+    }
+    if (profileDir) {
+      await serving.stop('SIGTERM');
+      printProfile(profileDir, results.reduce((n, r) => n + r.requests, 0) + LEVELS.length * WARMUP);
+      await rm(profileDir, { recursive: true, force: true });
+      return;
     }
     process.stdout.write('start-up times ... ');
     const start = await startupFigures(home, idp, serving, cores);

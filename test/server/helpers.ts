@@ -117,6 +117,8 @@ export interface ServeOptions {
   startTimeoutMs?: number;
   /** More environment for the server (e.g. PGPASSWORD). */
   env?: NodeJS.ProcessEnv;
+  /** Options for node itself (e.g. --cpu-prof, which workers inherit). */
+  nodeArgs?: string[];
 }
 
 /** Spawn `ca serve` and wait for `Serving HTTPS on <addr> ...`. */
@@ -124,7 +126,7 @@ export async function startServe(home: CaHome, opts: ServeOptions = {}): Promise
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: '/nonexistent-home', ...home.env, ...opts.env, CA_WORKERS: String(opts.workers ?? 2) };
   const args = opts.args ?? ['--password-file', home.passwordFile];
   const capture = opts.captureStdout ?? true;
-  const child = spawn(process.execPath, [CA_BIN, 'serve', ...args], { env, stdio: ['ignore', capture ? 'pipe' : 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), CA_BIN, 'serve', ...args], { env, stdio: ['ignore', capture ? 'pipe' : 'ignore', 'pipe'] });
   let stderr = '';
   let stdout = '';
   const watchers = new Set<() => void>();
