@@ -211,8 +211,29 @@ function subjectMissing(): Missing {
   };
 }
 
+/**
+ * Whether the CA has an admin API at all, asked before a login so nobody logs in for nothing: a
+ * request without a token is refused (401) by a CA with remote management; a CA without it has no
+ * such route (404).
+ */
+export async function checkAdminApi(target: CaTarget): Promise<void> {
+  let res: Response;
+  try {
+    res = await target.fetch(`${target.caUrl}/admin/provisioners`, { method: 'GET', headers: { accept: 'application/json' }, signal: AbortSignal.timeout(30_000) });
+    await res.arrayBuffer();
+  } catch {
+    return; // the request that follows reports an unreachable CA with its own message
+  }
+  if (res.status === 404) {
+    throw new CaError('ERR_NOT_FOUND', `the CA at ${target.caUrl} has no admin API: remote management is not turned on there`, {
+      hint: "turn it on (authority.enableAdmin: true in the CA's ca.json, see 'Running the CA with remote management' in the README), or edit its ca.json with --ca-config on the CA host",
+    });
+  }
+}
+
 /** A new admin certificate from a login at one of the CA's provisioners, kept for the next command. */
 async function login(flags: AdminFlags, target: CaTarget, ctx: AdminCtx): Promise<{ identity: AdminIdentity; file: string }> {
+  await checkAdminApi(target);
   status(ctx.io, NO_CREDENTIALS);
   const all = await target.client.provisioners();
   if (flags.adminProvisioner !== undefined && !all.some((p) => p.name === flags.adminProvisioner)) {

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { adminRequestNames, chooseKept, keptFile, managementMode, type KeptAdmin } from '../../src/cli/admin-login.js';
 import { startIdp, type TestIdp } from '../fixtures/idp.js';
-import { createCaHome, startServe, type CaHome, type Serving } from '../server/helpers.js';
+import { createCaHome, PASSWORD, startServe, type CaHome, type Serving } from '../server/helpers.js';
+import { createAdminHome } from '../server/admin-helpers.js';
 import { runCli } from '../helpers/run-cli.js';
 import { testdir } from '../helpers/testdir.js';
 
@@ -70,55 +71,68 @@ test("an admin certificate asks for the subject: CN, and as a SAN (a JWK token's
 });
 
 let idp: TestIdp;
-let home: CaHome;
-let serving: Serving;
+/** A CA with remote management (admin, JWK; TestIdP, OIDC, added through the admin API), and one without. */
+let remote: CaHome;
+let local: CaHome;
+let remoteServe: Serving;
+let localServe: Serving;
 let work: Awaited<ReturnType<typeof testdir>>;
 
 before(async () => {
   idp = await startIdp({ users: [] });
-  home = await createCaHome(idp, { jwk: true });
-  serving = await startServe(home, { workers: 1 });
-  work = await testdir();
+  work = await testdir({ 'pw.txt': `${PASSWORD}\n` });
+  [remote, local] = await Promise.all([createAdminHome(), createCaHome(idp)]);
+  [remoteServe, localServe] = await Promise.all([startServe(remote, { workers: 1 }), startServe(local, { workers: 1 })]);
+  const added = await runCli(
+    ['provisioner', 'add', 'TestIdP', '--client-id', 'ca-cli', '--configuration-endpoint', idp.discoveryUrl, '--no-check', ...at(remoteServe, remote), '--admin-subject', 'step', '--admin-provisioner', 'admin', '--admin-password-file', work.path('pw.txt')],
+    { env: { CA_PATH: work.path('ops'), CI: 'true' } },
+  );
+  assert.equal(added.code, 0, added.stderr);
 });
 
 after(async () => {
-  await serving?.stop();
+  await Promise.all([remoteServe?.stop(), localServe?.stop()]);
   await idp?.close();
-  await home?.cleanup();
-  await work?.cleanup();
+  await Promise.all([remote?.cleanup(), local?.cleanup(), work?.cleanup()]);
 });
 
+function at(serving: Serving, home: CaHome): string[] {
+  return ['--ca-url', `https://127.0.0.1:${serving.port}`, '--root', home.rootFile];
+}
+
 test('no terminal, no admin credentials: every missing answer named by its flag, at once, before any login', async () => {
-  const caUrl = `https://127.0.0.1:${serving.port}`;
   const env = { CA_PATH: work.path('admin-laptop'), CI: 'true' };
-  const add = ['provisioner', 'add', 'Okta', '--client-id', 'okta', '--configuration-endpoint', idp.discoveryUrl, '--no-check', '--ca-url', caUrl, '--root', home.rootFile];
+  const add = ['provisioner', 'add', 'Okta', '--client-id', 'okta', '--configuration-endpoint', idp.discoveryUrl, '--no-check', ...at(remoteServe, remote)];
   const res = await runCli(add, { env });
   assert.equal(res.code, 2, res.stderr);
-  assert.equal(
-    res.stderr.split('\n')[0],
-    'No admin credentials found. You must login to execute admin commands.',
-  );
+  assert.equal(res.stderr.split('\n')[0], 'No admin credentials found. You must login to execute admin commands.');
   assert.match(res.stderr, /^ca: missing 2 things, and there is no terminal to ask for them: --admin-subject \(the admin to log in as\); --admin-provisioner \(the CA has admin, TestIdP\)\n/m);
 
-  // The JWK provisioner picked: its password is the one thing still missing.
+  // The JWK provisioner picked: its password is the one thing still missing; OIDC: a way to log in.
   const jwk = await runCli([...add, '--admin-subject', 'step', '--admin-provisioner', 'admin'], { env });
   assert.equal(jwk.code, 2);
   assert.match(jwk.stderr, /^ca: the key of provisioner admin needs its password: pass --admin-password-file FILE\n/m);
+  const oidc = await runCli([...add, '--admin-subject', 'alice@example.com', '--admin-provisioner', 'TestIdP'], { env });
+  assert.equal(oidc.code, 2);
+  assert.match(oidc.stderr, /^ca: there is no terminal \(or CI=true\), so ca starts no login by itself: pass --console/m);
   const unknown = await runCli([...add, '--admin-provisioner', 'Nope'], { env });
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /^ca: invalid value 'Nope' for flag '--admin-provisioner'\n {2}try: the CA has: admin, TestIdP/m);
-  const half = await runCli([...add, '--admin-cert', home.rootFile], { env });
+  const half = await runCli([...add, '--admin-cert', remote.rootFile], { env });
   assert.equal(half.code, 2);
   assert.match(half.stderr, /^ca: flag '--admin-cert' needs '--admin-key' too\n/);
   assert.equal(existsSync(work.path('admin-laptop/admin')), false, 'nothing kept');
 });
 
-test('a duplicate name is refused from the public list before any login', async () => {
-  const caUrl = `https://127.0.0.1:${serving.port}`;
-  const res = await runCli(['provisioner', 'add', 'TestIdP', '--client-id', 'other', '--configuration-endpoint', idp.discoveryUrl, '--no-check', '--ca-url', caUrl, '--root', home.rootFile], {
-    env: { CA_PATH: work.path('dup'), CI: 'true' },
-  });
-  assert.equal(res.code, 1, res.stderr);
-  assert.match(res.stderr, /^ca: provisioner with name TestIdP already exists\n/);
-  assert.doesNotMatch(res.stderr, /No admin credentials/);
+test('a CA without remote management is named before any login; a duplicate name is refused from the public list first', async () => {
+  const env = { CA_PATH: work.path('nowhere'), CI: 'true' };
+  const none = await runCli(['provisioner', 'remove', 'TestIdP', ...at(localServe, local)], { env });
+  assert.equal(none.code, 1, none.stderr);
+  assert.match(none.stderr, /^ca: the CA at https:\/\/127\.0\.0\.1:\d+ has no admin API: remote management is not turned on there\n {2}try: turn it on \(authority\.enableAdmin/);
+  assert.doesNotMatch(none.stderr, /No admin credentials/);
+
+  const dup = await runCli(['provisioner', 'add', 'TestIdP', '--client-id', 'other', '--configuration-endpoint', idp.discoveryUrl, '--no-check', ...at(remoteServe, remote)], { env });
+  assert.equal(dup.code, 1, dup.stderr);
+  assert.match(dup.stderr, /^ca: provisioner with name TestIdP already exists\n/);
+  assert.doesNotMatch(dup.stderr, /No admin credentials/);
 });
