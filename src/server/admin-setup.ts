@@ -9,12 +9,10 @@ import { provisionersOf, type CaConfigJson, type ProvisionerJson } from '../conf
 import { isJwk } from '../config/jwk.js';
 import { isOidc } from '../config/provisioner.js';
 import { CaError } from '../errors.js';
+import { DEFAULT_ADMIN_SUBJECT } from '../store/admin-rules.js';
 import type { Store, StoredAdmin, StoredProvisioner } from '../store/types.js';
 import type { JsonLog } from './log.js';
 import { adminEnabled } from './admin-api.js';
-
-/** step-ca's first super admin when nobody else is named. */
-export const DEFAULT_ADMIN_SUBJECT = 'step';
 
 /** Remote administration keeps its records in the database: refuse to start without one. */
 export function checkAdminDatabase(config: CaConfigJson, configPath: string): void {

@@ -10,7 +10,7 @@ import type { SecureContextOptions } from 'node:tls';
 import { buildAuthority } from '../authority/index.js';
 import type { Authority } from '../authority/types.js';
 import type { CaConfigJson } from '../config/ca-config.js';
-import { describe } from '../errors.js';
+import { CaError, describe } from '../errors.js';
 import { PROVISIONERS_TOPIC } from '../store/changes.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
@@ -279,6 +279,10 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
   const prepare = async (config: CaConfigJson): Promise<void> => {
     if (draining) throw new Error('the server is shutting down');
     checkSameDatabase(current.config, config);
+    if (adminEnabled(config) !== adminEnabled(current.config)) {
+      // The store's provisioners would replace ca.json's (or the reverse) without the first-start move.
+      throw new CaError('ERR_CONFIG_INVALID', `"authority.enableAdmin" changed to ${String(adminEnabled(config))}`, { hint: 'restart ca serve to turn remote administration on or off' });
+    }
     abort();
     const building = build(config, store, opts);
     reloading = building.catch(() => undefined);

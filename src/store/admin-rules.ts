@@ -6,6 +6,9 @@
 import { CaError } from '../errors.js';
 import type { AdminType, StoredAdmin } from './types.js';
 
+/** step-ca's first super admin when nobody else is named (`ca init --remote-management`, the first start with enableAdmin). */
+export const DEFAULT_ADMIN_SUBJECT = 'step';
+
 export function provisionerNameTaken(name: string): CaError {
   return new CaError('ERR_PROVISIONER_EXISTS', `a provisioner named "${name}" already exists`, { status: 400 });
 }

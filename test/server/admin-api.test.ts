@@ -4,15 +4,21 @@
  * every worker, concurrent adds, and the rules that keep a super admin.
  */
 import assert from 'node:assert/strict';
+import { createPublicKey } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { toLinked } from '../../src/config/linkedca.js';
 import { createCaPair } from '../../src/pki/ca.js';
-import { toPem } from '../../src/pki/pem.js';
+import { commonNameDer, issueLeaf, prepareSigningCa } from '../../src/pki/certificate.js';
+import { readSingle } from '../../src/pki/der.js';
+import { parseSubjectPublicKeyInfo } from '../../src/pki/inspect/keys.js';
+import { openPrivateKey } from '../../src/pki/keys.js';
+import { parsePem, toPem } from '../../src/pki/pem.js';
 import { SQLITE_FILE } from '../../src/store/index.js';
-import { adminCall, adminCredentials, createAdminHome, newJwkProvisioner, signWithJwk, type AdminCredentials } from './admin-helpers.js';
-import { JWK_PROVISIONER, startServe, type CaHome, type Serving } from './helpers.js';
+import { adminCall, adminCredentials, createAdminHome, csrAndKey, newJwkProvisioner, signWithJwk, type AdminCredentials } from './admin-helpers.js';
+import { JWK_PROVISIONER, PASSWORD, editConfig, startServe, type CaHome, type Serving } from './helpers.js';
 
 describe('admin API on SQLite, two workers', () => {
   let home: CaHome;
@@ -192,12 +198,61 @@ describe('admin API on SQLite, two workers', () => {
 });
 
 describe('admin API without enableAdmin', () => {
-  test('/admin/* is 404', async (t) => {
+  test('/admin/* is 404; turning enableAdmin on needs a restart, not a SIGHUP', async (t) => {
     const home = await createAdminHome({ enableByHand: false });
     t.after(() => home.cleanup());
     const server = await startServe(home, { workers: 1 });
     t.after(() => server.stop());
     const res = await server.request('GET', '/admin/provisioners');
     assert.equal(res.status, 404);
+    await editConfig(home, (config) => ((config.authority as Record<string, unknown>).enableAdmin = true));
+    server.child.kill('SIGHUP');
+    await server.waitForStderr(/error reloading server: "authority.enableAdmin" changed to true/);
+    assert.equal((await server.request('GET', '/admin/provisioners')).status, 404);
+  });
+
+  test('enableAdmin without a database: a clear start-up error', async (t) => {
+    const home = await createAdminHome();
+    t.after(() => home.cleanup());
+    await editConfig(home, (config) => delete config.db);
+    await assert.rejects(startServe(home, { workers: 1 }), /"authority.enableAdmin" needs a database/);
+  });
+});
+
+describe('admin API after ca init --remote-management', () => {
+  test('the first super admin logs in with the JWK provisioner kept in the database', async (t) => {
+    const home = await createAdminHome({ initArgs: ['--remote-management', '--admin-subject', 'alice@example.com'], enableByHand: false });
+    t.after(() => home.cleanup());
+    const server = await startServe(home, { workers: 1 });
+    t.after(() => server.stop());
+    const pub = JSON.parse((await server.request('GET', '/provisioners')).body) as { provisioners: { name: string }[] };
+    assert.deepEqual(pub.provisioners.map((p) => p.name), [JWK_PROVISIONER]);
+    const alice = await adminCredentials(server, home, 'alice@example.com');
+    const admins = await adminCall(server, alice, { method: 'GET', path: '/admin/admins' });
+    assert.equal(admins.status, 200, JSON.stringify(admins.body));
+    assert.deepEqual((admins.body.admins as { subject: string; type: number }[]).map((a) => [a.subject, a.type]), [['alice@example.com', 2]]);
+    assert.doesNotMatch(server.stdout(), /moved the/);
+
+    // A certificate of this CA without step's provisioner extension: 404, as step-ca.
+    const intermediateKey = openPrivateKey(await readFile(join(home.caPath, 'secrets', 'intermediate_ca_key'), 'utf8'), PASSWORD, 'the intermediate key');
+    const intermediateDer = parsePem(await readFile(home.intermediateFile, 'utf8'), 'intermediate')[0]!.der;
+    const ca = prepareSigningCa(intermediateDer, intermediateKey, { cert: 'intermediate', key: 'intermediate key' });
+    const { keyPem } = await csrAndKey('alice@example.com');
+    const spki = new Uint8Array(createPublicKey(keyPem).export({ format: 'der', type: 'spki' }));
+    const now = Date.now();
+    const leaf = await issueLeaf(ca, {
+      subject: commonNameDer('alice@example.com'),
+      sans: [{ type: 'email', value: 'alice@example.com' }],
+      spki,
+      publicKeyBits: parseSubjectPublicKeyInfo(readSingle(spki)).raw,
+      keyKind: 'ec',
+      notBefore: new Date(now - 60_000),
+      notAfter: new Date(now + 3_600_000),
+      extraExtensions: [],
+    });
+    const noExtension = { subject: 'alice@example.com', keyPem, chainPem: leaf.pem + (await readFile(home.intermediateFile, 'utf8')) };
+    const res = await adminCall(server, noExtension, { method: 'GET', path: '/admin/admins' });
+    assert.equal(res.status, 404);
+    assert.match(String(res.body.message), /no provisioner extension/);
   });
 });

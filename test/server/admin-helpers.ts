@@ -5,11 +5,14 @@
  */
 import { webcrypto } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { makeAdminToken } from '../../src/client/admin-token.js';
 import type { ProvisionerJson } from '../../src/config/ca-config.js';
 import { makeJwkToken, rootFingerprintOf, signAudience } from '../../src/client/token.js';
 import { generateProvisionerKey, encryptJwk } from '../../src/pki/jwk.js';
 import { x509 } from '../../src/pki/crypto.js';
+import { SQLITE_FILE } from '../../src/store/index.js';
 import { runCli, type CliResult } from '../helpers/run-cli.js';
 import { testdir } from '../helpers/testdir.js';
 import { JWK_PROVISIONER, PASSWORD, json, type CaHome, type Response, type Serving } from './helpers.js';
@@ -60,10 +63,19 @@ export interface JwkProvisionerSecret {
   password: string;
 }
 
-/** The JWK provisioner `ca init` wrote (its key opens with PASSWORD). */
+/** The JWK provisioner `ca init` wrote, in ca.json or (--remote-management) in the database; its key opens with PASSWORD. */
 export async function initProvisioner(home: CaHome, name = JWK_PROVISIONER): Promise<JwkProvisionerSecret> {
   const config = JSON.parse(await readFile(home.configPath, 'utf8')) as { authority: { provisioners: { name: string; key: unknown; encryptedKey: string }[] } };
-  const found = config.authority.provisioners.find((p) => p.name === name);
+  let list = config.authority.provisioners;
+  if (list.length === 0) {
+    const db = new Database(join(home.caPath, 'db', SQLITE_FILE), { readonly: true });
+    try {
+      list = (db.prepare('SELECT config FROM provisioners').all() as { config: string }[]).map((r) => JSON.parse(r.config) as (typeof list)[number]);
+    } finally {
+      db.close();
+    }
+  }
+  const found = list.find((p) => p.name === name);
   if (!found) throw new Error(`no provisioner ${name} in ca.json`);
   return { name, key: found.key, encryptedKey: found.encryptedKey, password: PASSWORD };
 }
