@@ -1,5 +1,5 @@
 /**
- * Remote administration end to end with real parts: a CA made by `ca init` with enableAdmin, the real
+ * Remote administration end to end with real parts: `ca init --remote-management`, the real
  * `ca serve` (SQLite), the real test IdP, headless Chromium for every admin's login, and `bin/ca`
  * as admins and users run it on their own machines (each its own $CA_PATH, bootstrapped, no
  * terminal). The seed's flow: no admin credentials → login → provisioner created → a user gets a
@@ -87,9 +87,10 @@ describe('remote administration with single sign-on', { timeout: 600_000, skip: 
     requireTool(CHROMIUM);
     idp = await startIdp({ users });
     work = await testdir({ 'pw.txt': `${PASSWORD}\n` });
-    home = await createAdminHome();
-    const config = JSON.parse(await readFile(home.configPath, 'utf8')) as { authority: { enableAdmin?: boolean } };
+    home = await createAdminHome({ initArgs: ['--remote-management'], enableByHand: false });
+    const config = JSON.parse(await readFile(home.configPath, 'utf8')) as { authority: { enableAdmin?: boolean; provisioners?: unknown[] } };
     assert.equal(config.authority.enableAdmin, true);
+    assert.deepEqual(config.authority.provisioners, [], 'the provisioners are in the database');
     serving = await startServe(home, { workers: 2 });
     caUrl = `https://127.0.0.1:${serving.port}`;
     const fingerprint = (await runCli(['fingerprint', home.rootFile])).stdout.trim();
