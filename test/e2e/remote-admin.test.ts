@@ -9,7 +9,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { startIdp, type TestIdp } from '../fixtures/idp.js';
 import { browserEnv as scriptedBrowser } from '../fixtures/browser/env.js';
 import { PASSWORD, startServe, type CaHome, type Serving } from '../server/helpers.js';
@@ -149,6 +149,16 @@ describe('remote administration with single sign-on', { timeout: 600_000, skip: 
     const supers = await as('alice', ['admin', 'list', '--super', '--provisioner', 'admin'], { CI: 'true' });
     assert.equal(supers.code, 0, supers.stderr);
     assert.equal(supers.stdout, 'SUBJECT  PROVISIONER  TYPE\nstep     admin (JWK)  SUPER_ADMIN\n');
+
+    // A certificate brought along: --admin-cert/--admin-key, on a machine with none kept.
+    const [file] = await readdir(work.path('ops/admin'));
+    const kept = JSON.parse(await readFile(work.path(`ops/admin/${file}`), 'utf8')) as { certificate: string; key: string };
+    await writeFile(work.path('step.crt'), kept.certificate);
+    await writeFile(work.path('step.key'), kept.key, { mode: 0o600 });
+    const brought = await as('carol', ['admin', 'list', '--super', '--provisioner', 'admin', '--admin-cert', 'step.crt', '--admin-key', 'step.key'], { CI: 'true' });
+    assert.equal(brought.code, 0, brought.stderr);
+    assert.equal(brought.stdout, supers.stdout);
+    assert.equal((await readdir(work.path('carol'))).includes('admin'), false, 'nothing kept for a certificate brought along');
   });
 
   test('provisioner update Okta --admin=bob: then bob gets a certificate with any SAN', async () => {
