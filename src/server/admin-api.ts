@@ -151,9 +151,9 @@ async function updateProvisioner(req: ApiRequest, who: AdminIdentity, name: stri
   }
   if (body.deletedAt !== undefined && body.deletedAt !== null && body.deletedAt !== '') throw badRequest("cannot change a provisioner's deletedAt");
   const others = (await storedProvisioners(req)).filter((p) => p.id !== current.id).map((p) => p.config);
-  // Fields ca.json keeps that the linkedca shape does not carry (e.g. disableSmallstepExtensions) stay as they were.
-  const merged = { ...next, claims: next.claims && { ...(current.config.claims as Claims | undefined), ...(next.claims as Claims) } };
-  if (merged.claims === undefined) delete merged.claims;
+  // What ca.json keeps that the linkedca shape does not carry stays as it was.
+  const kept = (current.config.claims as Claims | undefined)?.disableSmallstepExtensions;
+  const merged: ProvisionerJson = kept === undefined ? next : { ...next, claims: { ...(next.claims as Claims | undefined), disableSmallstepExtensions: kept } };
   const config = validate(merged, others, req.generation.config.authority?.claims);
   const stored: StoredProvisioner = { ...current, name: config.name, config };
   await req.generation.store.updateProvisioner(stored, audit(req, who, 'provisioner.update', current.name, { id: current.id, name: config.name }));

@@ -12,6 +12,7 @@ import { postgresSettings } from '../../src/store/postgres-config.js';
 import { openPostgresStore, type PostgresStoreOptions } from '../../src/store/postgres.js';
 import { POSTGRES_MIGRATIONS } from '../../src/store/postgres-schema.js';
 import { CA_DB_PASSWORD, startPostgres, type TestPostgres } from '../fixtures/postgres.js';
+import { adminStoreRules } from './admin-rules.js';
 import { at, certificate, changeFeedRules, HOUR, recordChanges, storeRules, t0, until } from './rules.js';
 
 let pgt: TestPostgres;
@@ -37,6 +38,7 @@ function open(database: string, options: PostgresStoreOptions = {}): Promise<Sto
 
 storeRules('PostgreSQL', async (dir) => open(await databaseFor(dir)));
 changeFeedRules('PostgreSQL', async (dir) => open(await databaseFor(dir)), { shared: true });
+adminStoreRules('PostgreSQL', async (dir) => open(await databaseFor(dir)), { shared: true });
 
 describe('PostgreSQL store, shared by several processes', () => {
   test('three pools racing on the same tokens: each token is used exactly once', async (t) => {
