@@ -31,15 +31,18 @@ export function adminEnabled(config: CaConfigJson): boolean {
 type AdminHandler = (req: ApiRequest, who: AdminIdentity, param: string) => Promise<ApiResponse>;
 type AdminMethods = Partial<Record<'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', AdminHandler>>;
 
-const PROVISIONERS: AdminMethods = { GET: listOrGetProvisioner, POST: addProvisioner };
+/** `?id=` on the collection picks one provisioner by id, as the step CLI asks for it. */
+const PROVISIONERS: AdminMethods = { GET: listOrGetProvisioner, POST: addProvisioner, PUT: updateProvisioner, DELETE: removeProvisioner };
 const PROVISIONER: AdminMethods = { GET: getProvisioner, PUT: updateProvisioner, DELETE: removeProvisioner };
 const ADMINS: AdminMethods = { GET: listAdmins, POST: addAdmin };
 const ADMIN: AdminMethods = { GET: getAdmin, PATCH: updateAdmin, DELETE: removeAdmin };
 
 function routeOf(path: string): { methods: AdminMethods; param: string; superOnly: boolean } | undefined {
   const parts = path.slice(ADMIN_PREFIX.length).split('/');
-  const [collection, param, extra] = parts;
-  if (extra !== undefined || (param !== undefined && param === '')) return undefined;
+  const [collection, rawParam, extra] = parts;
+  if (extra !== undefined) return undefined;
+  // A trailing slash names the collection (`/admin/provisioners/?id=...`).
+  const param = rawParam === '' ? undefined : rawParam;
   if (collection === 'provisioners') return { methods: param === undefined ? PROVISIONERS : PROVISIONER, param: decodeURIComponentSafe(param ?? ''), superOnly: false };
   if (collection === 'admins') return { methods: param === undefined ? ADMINS : ADMIN, param: decodeURIComponentSafe(param ?? ''), superOnly: true };
   return undefined;
@@ -104,8 +107,15 @@ async function listOrGetProvisioner(req: ApiRequest, who: AdminIdentity): Promis
   return respond(200, { provisioners: items, nextCursor });
 }
 
+/** The provisioner a request names: by name in the path, or `?id=`; a 400 when neither. */
+function named(req: ApiRequest, name: string): Promise<StoredProvisioner> {
+  const id = new URLSearchParams(req.query).get('id');
+  if (!name && !id) throw badRequest('name the provisioner in the path (/admin/provisioners/NAME) or with ?id=');
+  return findProvisioner(req, name, name ? null : id);
+}
+
 async function getProvisioner(req: ApiRequest, _who: AdminIdentity, name: string): Promise<ApiResponse> {
-  return respond(200, linked(await findProvisioner(req, name, new URLSearchParams(req.query).get('id'))));
+  return respond(200, linked(await named(req, name)));
 }
 
 /** The same rules as `ca provisioner add|update` on a local ca.json, as 400s. */
@@ -139,7 +149,7 @@ async function addProvisioner(req: ApiRequest, who: AdminIdentity): Promise<ApiR
 }
 
 async function updateProvisioner(req: ApiRequest, who: AdminIdentity, name: string): Promise<ApiResponse> {
-  const current = await findProvisioner(req, name, null);
+  const current = await named(req, name);
   const body = bodyObject(await req.readJson());
   const next = fromLinked(body);
   // What identifies a provisioner cannot change (step-ca refuses the same).
@@ -151,9 +161,9 @@ async function updateProvisioner(req: ApiRequest, who: AdminIdentity, name: stri
   }
   if (body.deletedAt !== undefined && body.deletedAt !== null && body.deletedAt !== '') throw badRequest("cannot change a provisioner's deletedAt");
   const others = (await storedProvisioners(req)).filter((p) => p.id !== current.id).map((p) => p.config);
-  // Fields ca.json keeps that the linkedca shape does not carry (e.g. disableSmallstepExtensions) stay as they were.
-  const merged = { ...next, claims: next.claims && { ...(current.config.claims as Claims | undefined), ...(next.claims as Claims) } };
-  if (merged.claims === undefined) delete merged.claims;
+  // What ca.json keeps that the linkedca shape does not carry stays as it was.
+  const kept = (current.config.claims as Claims | undefined)?.disableSmallstepExtensions;
+  const merged: ProvisionerJson = kept === undefined ? next : { ...next, claims: { ...(next.claims as Claims | undefined), disableSmallstepExtensions: kept } };
   const config = validate(merged, others, req.generation.config.authority?.claims);
   const stored: StoredProvisioner = { ...current, name: config.name, config };
   await req.generation.store.updateProvisioner(stored, audit(req, who, 'provisioner.update', current.name, { id: current.id, name: config.name }));
@@ -162,7 +172,7 @@ async function updateProvisioner(req: ApiRequest, who: AdminIdentity, name: stri
 }
 
 async function removeProvisioner(req: ApiRequest, who: AdminIdentity, name: string): Promise<ApiResponse> {
-  const current = await findProvisioner(req, name, null);
+  const current = await named(req, name);
   await req.generation.store.removeProvisioner(current.id, audit(req, who, 'provisioner.remove', current.name, { id: current.id }));
   await served(req);
   return respond(200, { status: 'ok' });

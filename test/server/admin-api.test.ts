@@ -18,7 +18,9 @@ import { openPrivateKey } from '../../src/pki/keys.js';
 import { parsePem, toPem } from '../../src/pki/pem.js';
 import { SQLITE_FILE } from '../../src/store/index.js';
 import { adminCall, adminCredentials, createAdminHome, csrAndKey, newJwkProvisioner, signWithJwk, type AdminCredentials } from './admin-helpers.js';
-import { JWK_PROVISIONER, PASSWORD, editConfig, startServe, type CaHome, type Serving } from './helpers.js';
+import { newOidcProvisioner } from '../../src/config/provisioner.js';
+import { startIdp } from '../fixtures/idp.js';
+import { CLIENT_ID, JWK_PROVISIONER, PASSWORD, PROVISIONER, editConfig, makeCsr, mintToken, signJson, startServe, type CaHome, type Serving } from './helpers.js';
 
 describe('admin API on SQLite, two workers', () => {
   let home: CaHome;
@@ -254,5 +256,33 @@ describe('admin API after ca init --remote-management', () => {
     const res = await adminCall(server, noExtension, { method: 'GET', path: '/admin/admins' });
     assert.equal(res.status, 404);
     assert.match(String(res.body.message), /no provisioner extension/);
+  });
+});
+
+describe('an OIDC provisioner through the admin API', () => {
+  test('added, it signs a login at once; a bad endpoint is a 400 naming it; removed by ?id=', async (t) => {
+    const idp = await startIdp();
+    t.after(() => idp.close());
+    const home = await createAdminHome();
+    t.after(() => home.cleanup());
+    const server = await startServe(home, { workers: 2 });
+    t.after(() => server.stop());
+    const step = await adminCredentials(server, home, 'step');
+
+    const bad = newOidcProvisioner('Broken', { clientId: 'x', configurationEndpoint: 'ftp://idp.example/.well-known/openid-configuration' });
+    const refused = await adminCall(server, step, { method: 'POST', path: '/admin/provisioners', body: toLinked(bad) });
+    assert.equal(refused.status, 400);
+    assert.match(String(refused.body.message), /configuration/i);
+
+    const oidc = newOidcProvisioner(PROVISIONER, { clientId: CLIENT_ID, clientSecret: 'ca-cli-secret', configurationEndpoint: idp.discoveryUrl });
+    const added = await adminCall(server, step, { method: 'POST', path: '/admin/provisioners', body: toLinked(oidc) });
+    assert.equal(added.status, 201, JSON.stringify(added.body));
+    const results = await Promise.all(Array.from({ length: 4 }, async () => server.request('POST', '/1.0/sign', { body: signJson(await makeCsr(), await mintToken(idp)), headers: { 'content-type': 'application/json' } })));
+    assert.deepEqual(results.map((r) => r.status), [201, 201, 201, 201], results.map((r) => r.body).join('\n'));
+
+    const removed = await adminCall(server, step, { method: 'DELETE', path: `/admin/provisioners/?id=${String(added.body.id)}` });
+    assert.equal(removed.status, 200, JSON.stringify(removed.body));
+    const listed = (JSON.parse((await server.request('GET', '/provisioners')).body) as { provisioners: { name: string }[] }).provisioners.map((p) => p.name);
+    assert.deepEqual(listed, [JWK_PROVISIONER]);
   });
 });
