@@ -151,6 +151,8 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
   /** False until serving: changes seen before that are caught up with once it is. */
   let started = false;
   let refreshing: Promise<unknown> = Promise.resolve();
+  /** A refresh asked for that has not begun yet. */
+  let queued: Promise<Generation> | undefined;
   /** Stops watching the store's provisioners (remote administration). */
   let unwatch: () => void = () => undefined;
   try {
@@ -174,7 +176,15 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
    * the store's provisioners are the ones served. A failure keeps the running generation.
    */
   function refresh(): Promise<Generation> {
-    const run = refreshing.then(refreshOnce, refreshOnce);
+    // Callers arriving while one waits to start share it: it reads the store after all of them
+    // asked (a burst of refused tokens costs one read, not one each).
+    if (queued) return queued;
+    const start = (): Promise<Generation> => {
+      queued = undefined;
+      return refreshOnce();
+    };
+    const run = refreshing.then(start, start);
+    queued = run;
     refreshing = run.catch(() => undefined);
     return run;
   }
