@@ -22,6 +22,7 @@ import { parseSubjectPublicKeyInfo } from '../pki/inspect/keys.js';
 import { verifiesWith } from '../pki/inspect/verify.js';
 import { openPrivateKey } from '../pki/keys.js';
 import { parsePem, toPem } from '../pki/pem.js';
+import { authorizeAdmin } from './admin.js';
 import type { ProvisionerIndex } from './authorize.js';
 import { CrlPublisher, crlSettings } from './crl.js';
 import { isJwk } from '../config/jwk.js';
@@ -32,6 +33,7 @@ import type { Provisioner } from './provisioner.js';
 import { signRequest, type SignContext } from './sign.js';
 import type { Authority, AuthorityOptions, ListedProvisioner, SignOutcome, SignRequest } from './types.js';
 
+export type { AdminIdentity, AdminRequest } from './admin.js';
 export type {
   Authority,
   AuthorityOptions,
@@ -92,6 +94,7 @@ export async function buildAuthority(opts: AuthorityOptions): Promise<Authority>
   };
   const lifecycle: LifecycleContext = { ...signing, byName, globalClaims, crl: new CrlPublisher(crl, ca, opts.store, opts.now) };
   const server = serverIdentity(config);
+  const adminContext = { ca, dnsNames: dnsNamesOf(config), store: opts.store, now: opts.now };
 
   return {
     rootsPem: roots.map((r) => r.pem),
@@ -105,6 +108,7 @@ export async function buildAuthority(opts: AuthorityOptions): Promise<Authority>
     crl: () => lifecycle.crl.current(),
     encryptedKey: (kid) => jwks.find((p) => p.kid === kid)?.json.encryptedKey,
     issueServerCertificate: () => issueServerCertificate(server, ca, chain, opts.now()),
+    authorizeAdmin: (req) => authorizeAdmin(req, adminContext),
     close: () => oidcs.forEach((p) => p.close()),
   };
 }

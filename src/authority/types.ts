@@ -5,6 +5,7 @@
  */
 import type { CaConfigJson, ProvisionerJson } from '../config/ca-config.js';
 import type { Store } from '../store/types.js';
+import type { AdminIdentity, AdminRequest } from './admin.js';
 
 /** POST /sign body, in step-ca's shape. */
 export interface SignRequest {
@@ -95,6 +96,8 @@ export interface Authority {
   encryptedKey(kid: string): string | undefined;
   /** Issue the CA's own HTTPS leaf for its dnsNames (24 h), as step-ca does in memory. */
   issueServerCertificate(): Promise<{ certPem: string; chainPem: string; keyPem: string; notAfter: Date }>;
+  /** An admin API request's token (remote administration): who it proves, or a 401/404 CaError naming the rule. */
+  authorizeAdmin(req: AdminRequest): Promise<AdminIdentity>;
   /** Stop background work (key set refreshes, timers). */
   close(): void;
 }

@@ -50,6 +50,8 @@ export type TokenCtx = Pick<Ctx, 'io' | 'env' | 'now' | 'fetch' | 'prompter'> & 
 export interface TokenRequest {
   /** `--provisioner NAME`. */
   provisioner?: string;
+  /** The flag that names the provisioner, for messages and the picker (default `--provisioner`; the admin login's is `--admin-provisioner`). */
+  provisionerFlag?: string;
   /** `--kid`: a JWK key id or an OIDC client ID. */
   kid?: string;
   /** The JWK provisioner's password file; asked for on a terminal when absent. */
@@ -129,9 +131,10 @@ export async function planToken(req: TokenRequest, target: CaTarget, ctx: TokenC
     const only = candidates.length === 1 ? candidates[0] : undefined;
     if (!only) {
       const names = candidates.map((p) => p.name).join(', ');
+      const flag = req.provisionerFlag ?? '--provisioner';
       missing.push({
-        flag: '--provisioner',
-        sentence: `the CA has ${candidates.length} provisioners to choose from (${names}): pass --provisioner NAME`,
+        flag,
+        sentence: `the CA has ${candidates.length} provisioners to choose from (${names}): pass ${flag} NAME`,
         short: `the CA has ${names}`,
       });
     } else if (isJwkProvisioner(only)) {
@@ -144,14 +147,14 @@ export async function planToken(req: TokenRequest, target: CaTarget, ctx: TokenC
 }
 
 /** The picked provisioner: the only one, or the user's choice, announced as step does. */
-export async function pickProvisioner(candidates: RemoteProvisioner[], ctx: Pick<TokenCtx, 'io' | 'prompter'>): Promise<RemoteProvisioner> {
+export async function pickProvisioner(candidates: RemoteProvisioner[], ctx: Pick<TokenCtx, 'io' | 'prompter'>, flag = '--provisioner'): Promise<RemoteProvisioner> {
   const chosen =
     candidates.length === 1
       ? (candidates[0] as RemoteProvisioner)
       : await ctx.prompter.select(
           'What provisioner key do you want to use?',
           candidates.map((p) => ({ name: provisionerLabel(p), value: p })),
-          { flag: '--provisioner' },
+          { flag },
         );
   success(ctx.io, 'Provisioner', provisionerLabel(chosen));
   return chosen;

@@ -96,7 +96,7 @@ function bodyOf(body: RequestInit['body']): { bytes?: Buffer; type?: string } {
 function directFetch(opts: HttpOptions): { fetch: (url: URL, init: RequestInit | undefined) => Promise<Response>; close: () => void } {
   const httpsAgent = new HttpsAgent({ keepAlive: true, ...tlsOptions(opts) });
   const httpAgent = new HttpAgent({ keepAlive: true });
-  const once = (url: URL, init: RequestInit | undefined, body: { bytes?: Buffer; type?: string }): Promise<Response> =>
+  const once = (url: URL, init: RequestInit | undefined, body: { bytes?: Buffer; type?: string }, retried = false): Promise<Response> =>
     new Promise((resolve, reject) => {
       const signal = init?.signal ?? undefined;
       if (signal?.aborted) {
@@ -129,6 +129,13 @@ function directFetch(opts: HttpOptions): { fetch: (url: URL, init: RequestInit |
       });
       req.on('error', (err) => {
         signal?.removeEventListener('abort', abort);
+        // A kept-alive socket the server closed just as it was reused (e.g. the IdP's idle timeout
+        // while the user logged in): the server never saw the request. Node's documented remedy:
+        // send it again once, on a new connection.
+        if (req.reusedSocket && !retried && (err as NodeJS.ErrnoException).code === 'ECONNRESET' && !signal?.aborted) {
+          resolve(once(url, init, body, true));
+          return;
+        }
         reject(signal?.aborted ? signal.reason : err);
       });
       req.end(body.bytes);

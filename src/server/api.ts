@@ -5,7 +5,9 @@
  * hand over what the connection proved (the client certificate, for renew, rekey and revoke).
  */
 import type { ListedProvisioner, PeerCertificate, RevokeRequest, SignOutcome, SignRequest } from '../authority/types.js';
+import { CaError } from '../errors.js';
 import { toPem } from '../pki/pem.js';
+import { adminEnabled, adminRoute, isAdminPath } from './admin-api.js';
 import { badRequest, methodNotAllowed, notFound } from './problem.js';
 import { jsonBody, type Generation } from './generation.js';
 
@@ -21,6 +23,13 @@ export interface ApiRequest {
   readJson(): Promise<unknown>;
   /** The client certificate of the TLS connection, if the client sent one (not verified: the authority judges it). */
   peerCertificate(): PeerCertificate | undefined;
+  /** A request header (lowercase name), the first when repeated. */
+  header(name: string): string | undefined;
+  /**
+   * With remote administration: bring this process up to the store's provisioners now (a swap,
+   * as SIGHUP) and give the generation then serving; the same one when nothing changed.
+   */
+  refreshed(): Promise<Generation>;
   /** What the request log line should say about a signing. */
   note: SignNote;
 }
@@ -31,6 +40,8 @@ export interface SignNote {
   serial?: string;
   /** A revocation: who authorized it (a token's provisioner and subject, or mTLS). */
   revokedBy?: string;
+  /** A change through the admin API: who, what, to which (also in the store's audit log). */
+  audit?: { actor: string; action: string; target: string };
 }
 
 export interface ApiResponse {
@@ -40,7 +51,7 @@ export interface ApiResponse {
   headers?: Readonly<Record<string, string>>;
 }
 
-type Handler = (req: ApiRequest) => ApiResponse | Promise<ApiResponse>;
+export type Handler = (req: ApiRequest) => ApiResponse | Promise<ApiResponse>;
 type Methods = Partial<Record<'GET' | 'POST', Handler>>;
 
 const JSON_TYPE = 'application/json';
@@ -75,6 +86,7 @@ function parameterRoute(path: string): Methods | undefined {
 
 /** The handler for a method and path (prefix already stripped), or the 404/405 problem. */
 export function route(method: string, path: string): Handler {
+  if (isAdminPath(path)) return adminRoute(method, path);
   const methods = ROUTES.get(path) ?? parameterRoute(path);
   if (!methods) throw notFound(undefined, `no route for ${path}`);
   // HEAD is GET without the body (Node leaves it out).
@@ -113,7 +125,7 @@ function encryptedKey(req: ApiRequest): ApiResponse {
   return ok(jsonBody({ key }));
 }
 
-function decodeURIComponentSafe(s: string): string {
+export function decodeURIComponentSafe(s: string): string {
   try {
     return decodeURIComponent(s);
   } catch {
@@ -145,11 +157,17 @@ function uid(index: number): string {
 }
 
 export function page(list: readonly ListedProvisioner[], cursor: string, limit: number): { provisioners: ListedProvisioner[]; nextCursor: string } {
+  const { items, nextCursor } = pageOf(list, cursor, limit);
+  return { provisioners: items, nextCursor };
+}
+
+/** One page of any list, with the cursor rules of GET /provisioners (the admin API's lists page alike). */
+export function pageOf<T>(list: readonly T[], cursor: string, limit: number): { items: T[]; nextCursor: string } {
   const from = cursor === '' ? '' : cursor.padStart(40, '0');
   let start = 0;
   while (start < list.length && uid(start) < from) start += 1;
   const end = Math.min(start + limit, list.length);
-  return { provisioners: list.slice(start, end), nextCursor: end < list.length ? uid(end).replace(/^0+/, '') : '' };
+  return { items: list.slice(start, end), nextCursor: end < list.length ? uid(end).replace(/^0+/, '') : '' };
 }
 
 function provisioners(req: ApiRequest): ApiResponse {
@@ -191,7 +209,22 @@ function issued(req: ApiRequest, outcome: SignOutcome): ApiResponse {
 
 async function sign(req: ApiRequest): Promise<ApiResponse> {
   const signRequest = signRequestFrom(await req.readJson());
-  return issued(req, await req.generation.authority.sign(signRequest));
+  try {
+    return issued(req, await req.generation.authority.sign(signRequest));
+  } catch (err) {
+    // With remote administration a provisioner added a moment ago on another worker or replica
+    // may not have reached this one yet: look at the store now rather than refuse. A refused
+    // token was not used, so it can be tried again.
+    if (!(err instanceof CaError) || err.status !== 401 || !adminEnabled(req.generation.config)) throw err;
+    const next = await req.refreshed();
+    if (next === req.generation) throw err;
+    next.enter();
+    try {
+      return issued(req, await next.authority.sign(signRequest));
+    } finally {
+      next.leave();
+    }
+  }
 }
 
 // ---- POST /renew, /rekey, /revoke (mutual TLS) and GET /crl ---------------------------------
@@ -203,7 +236,7 @@ function requirePeer(req: ApiRequest): PeerCertificate {
   return peer;
 }
 
-function bodyObject(body: unknown): Record<string, unknown> {
+export function bodyObject(body: unknown): Record<string, unknown> {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw badRequest('error reading request body: expected a JSON object');
   }

@@ -56,8 +56,10 @@ export class Generation {
     readonly config: CaConfigJson,
     readonly tls: TlsSettings,
     readonly published: Published,
-    /** The store the authority writes to; /health asks it whether the database answers. */
-    readonly store: Pick<Store, 'ping'>,
+    /** The store the authority writes to; /health asks it whether the database answers, the admin API keeps its records there. */
+    readonly store: Store,
+    /** With remote administration: the store's provisioners this generation serves (JSON), to tell when they changed. */
+    readonly provisionersKey = '',
   ) {}
 
   /** A request starts using this authority; pair with leave(). */

@@ -11,7 +11,8 @@ import { performance } from 'node:perf_hooks';
 import { route, stripVersionPrefix, type ApiRequest, type ApiResponse, type SignNote } from './api.js';
 import type { Generation } from './generation.js';
 import type { JsonLog } from './log.js';
-import { badRequest, problemBody, problemFor, type HttpProblem } from './problem.js';
+import { isAdminPath } from './admin-api.js';
+import { adminProblemBody, badRequest, problemBody, problemFor, type HttpProblem } from './problem.js';
 
 /** The body cap: a CSR and a token are a few KiB. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -19,6 +20,8 @@ export const MAX_BODY_BYTES = 64 * 1024;
 export interface HttpDeps {
   /** The generation new requests start on (swapped on reload). */
   current: () => Generation;
+  /** Bring the generation up to the store's provisioners (remote administration) and give the one serving then. */
+  refresh?: () => Promise<Generation>;
   log: JsonLog;
   /** True once shutdown began: responses then close their connection. */
   draining: () => boolean;
@@ -124,8 +127,8 @@ export function createRequestListener(deps: HttpDeps): RequestListener {
       generation.leave();
       const status = res.headersSent ? res.statusCode : 499; // 499: the client went away first
       const ms = Math.round((performance.now() - started) * 100) / 100;
-      const { requestId, method, path, provisioner, subject, serial, revokedBy, error } = line;
-      deps.log({ level: levelFor(status), requestId, method, path, status, ms, provisioner, subject, serial, revokedBy, error });
+      const { requestId, method, path, provisioner, subject, serial, revokedBy, audit, error } = line;
+      deps.log({ level: levelFor(status), requestId, method, path, status, ms, provisioner, subject, serial, revokedBy, audit, error });
     });
 
     const apiRequest: ApiRequest = {
@@ -135,6 +138,11 @@ export function createRequestListener(deps: HttpDeps): RequestListener {
       generation,
       readJson: () => readJson(req, res, limit),
       peerCertificate: () => peerCertificateOf(req),
+      header: (name) => {
+        const value = req.headers[name.toLowerCase()];
+        return Array.isArray(value) ? value[0] : value;
+      },
+      refreshed: () => (deps.refresh ? deps.refresh() : Promise.resolve(deps.current())),
       note: line,
     };
 
@@ -142,7 +150,8 @@ export function createRequestListener(deps: HttpDeps): RequestListener {
     const onError = (err: unknown): void => {
       const problem = problemFor(err);
       line.error = problem.reason;
-      send(res, problem.status, problemBody(problem), 'application/json', problem.headers);
+      const body = isAdminPath(apiRequest.path) ? adminProblemBody(problem, err) : problemBody(problem);
+      send(res, problem.status, body, 'application/json', problem.headers);
     };
     try {
       const result = route(line.method, apiRequest.path)(apiRequest);

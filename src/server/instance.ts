@@ -10,9 +10,12 @@ import type { SecureContextOptions } from 'node:tls';
 import { buildAuthority } from '../authority/index.js';
 import type { Authority } from '../authority/types.js';
 import type { CaConfigJson } from '../config/ca-config.js';
-import { describe } from '../errors.js';
+import { CaError, describe } from '../errors.js';
+import { PROVISIONERS_TOPIC } from '../store/changes.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
+import { adminEnabled } from './admin-api.js';
+import { checkAdminDatabase, provisionersKey, seedAdminStore, withProvisioners } from './admin-setup.js';
 import { Generation, publish } from './generation.js';
 import { createClientErrorListener, createRequestListener } from './http.js';
 import { listenError } from './listen.js';
@@ -90,8 +93,11 @@ interface Built {
 async function build(config: CaConfigJson, store: Store, opts: InstanceOptions, atStart = false): Promise<Built> {
   const tls = tlsSettingsFrom(config, opts.configPath);
   parseListenAddress(config.address, opts.configPath);
+  checkAdminDatabase(config, opts.configPath);
+  // With remote administration the provisioners are the store's, read now.
+  const stored = adminEnabled(config) ? await store.listProvisioners() : undefined;
   const authority = await buildAuthority({
-    config,
+    config: stored ? withProvisioners(config, stored) : config,
     configPath: opts.configPath,
     caPath: opts.caPath,
     password: passwordFor(config, opts.password),
@@ -105,7 +111,8 @@ async function build(config: CaConfigJson, store: Store, opts: InstanceOptions, 
   try {
     const credentials = await authority.issueServerCertificate();
     const secure = secureContextOptions(tls, credentials, clientCasOf(authority));
-    return { generation: new Generation(authority, config, tls, publish(authority, opts.version), store), secure, notAfter: credentials.notAfter };
+    const key = stored ? provisionersKey(stored) : '';
+    return { generation: new Generation(authority, config, tls, publish(authority, opts.version), store, key), secure, notAfter: credentials.notAfter };
   } catch (err) {
     authority.close();
     throw err;
@@ -137,16 +144,70 @@ function listen(server: Server, host: string | undefined, port: number): Promise
 export async function startInstance(opts: InstanceOptions): Promise<Instance> {
   const { log } = opts;
   const address = parseListenAddress(opts.config.address, opts.configPath);
+  checkAdminDatabase(opts.config, opts.configPath);
   const store = await openStore(opts.config, opts.caPath, { log });
   let first: Built;
+  let current!: Generation;
+  /** False until serving: changes seen before that are caught up with once it is. */
+  let started = false;
+  let refreshing: Promise<unknown> = Promise.resolve();
+  /** A refresh asked for that has not begun yet. */
+  let queued: Promise<Generation> | undefined;
+  /** Stops watching the store's provisioners (remote administration). */
+  let unwatch: () => void = () => undefined;
   try {
+    if (adminEnabled(opts.config)) {
+      // Watch first, then load: a change committed in between is not missed.
+      unwatch = await store.watch(PROVISIONERS_TOPIC, () => void refresh().catch(() => undefined));
+      await seedAdminStore(opts.config, opts.configPath, store, log, opts.now());
+    }
     first = await build(opts.config, store, opts, true);
   } catch (err) {
+    unwatch();
     await store.close();
     throw err;
   }
 
-  let current = first.generation;
+  current = first.generation;
+
+  /**
+   * Remote administration: serve the store's provisioners as they are now. A swap like SIGHUP's
+   * (requests finish on the generation they started with), one at a time; nothing happens when
+   * the store's provisioners are the ones served. A failure keeps the running generation.
+   */
+  function refresh(): Promise<Generation> {
+    // Callers arriving while one waits to start share it: it reads the store after all of them
+    // asked (a burst of refused tokens costs one read, not one each).
+    if (queued) return queued;
+    const start = (): Promise<Generation> => {
+      queued = undefined;
+      return refreshOnce();
+    };
+    const run = refreshing.then(start, start);
+    queued = run;
+    refreshing = run.catch(() => undefined);
+    return run;
+  }
+
+  async function refreshOnce(): Promise<Generation> {
+    if (!started || draining || !adminEnabled(current.config)) return current;
+    const generation = current;
+    try {
+      if (provisionersKey(await store.listProvisioners()) === generation.provisionersKey) return current;
+      const next = await build(generation.config, store, opts, true);
+      if (draining || generation !== current) {
+        next.generation.retire();
+        return current;
+      }
+      useCertificate(next.secure, next.notAfter);
+      current = next.generation;
+      generation.retire();
+      log({ level: 'info', msg: 'serving the provisioners changed in the database', provisioners: current.authority.provisioners().map((p) => p.name) });
+    } catch (err) {
+      log({ level: 'error', msg: 'cannot serve the provisioners changed in the database; still serving the previous ones', error: describe(err) });
+    }
+    return current;
+  }
   let draining = false;
   let renewTimer: NodeJS.Timeout | undefined;
 
@@ -167,7 +228,7 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
       requestCert: true,
       rejectUnauthorized: false,
     },
-    createRequestListener({ current: () => current, log, draining: () => draining }),
+    createRequestListener({ current: () => current, refresh, log, draining: () => draining }),
   );
   // Node's handshakeTimeout counts from the first byte to the end of the handshake (bytes trickled
   // in do not extend it); a socket that never got there cannot be answered, only destroyed.
@@ -210,6 +271,9 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
   }
   useCertificate(first.secure, first.notAfter);
   const port = (server.address() as AddressInfo).port;
+  started = true;
+  // A change between the first build and now.
+  void refresh();
 
   let shuttingDown: Promise<void> | undefined;
   /** A reload still building; shutdown waits for it before closing the store under it. */
@@ -225,6 +289,10 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
   const prepare = async (config: CaConfigJson): Promise<void> => {
     if (draining) throw new Error('the server is shutting down');
     checkSameDatabase(current.config, config);
+    if (adminEnabled(config) !== adminEnabled(current.config)) {
+      // The store's provisioners would replace ca.json's (or the reverse) without the first-start move.
+      throw new CaError('ERR_CONFIG_INVALID', `"authority.enableAdmin" changed to ${String(adminEnabled(config))}`, { hint: 'restart ca serve to turn remote administration on or off' });
+    }
     abort();
     const building = build(config, store, opts);
     reloading = building.catch(() => undefined);
@@ -249,6 +317,8 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
     useCertificate(next.secure, next.notAfter);
     current = next.generation;
     previous.retire();
+    // The store may have changed while the reload was built.
+    void refresh();
   };
 
   return {
@@ -265,6 +335,7 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
     shutdown() {
       shuttingDown ??= (async () => {
         draining = true;
+        unwatch();
         clearTimeout(renewTimer);
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         // Idle keep-alive connections go now; busy ones close after their response (draining).
@@ -273,6 +344,7 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
         await closed;
         clearTimeout(cut);
         await reloading;
+        await refreshing;
         prepared?.generation.retire();
         current.retire();
         await store.close();

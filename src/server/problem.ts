@@ -78,3 +78,24 @@ export function problemFor(err: unknown): HttpProblem {
 export function problemBody(problem: HttpProblem): string {
   return `${JSON.stringify({ status: problem.status, message: problem.message })}\n`;
 }
+
+/** step-ca's admin error types by status (api/admin errors: `{type, detail, message}`). */
+const ADMIN_ERROR_TYPES: Readonly<Record<number, [string, string]>> = {
+  400: ['badRequest', 'bad request'],
+  401: ['unauthorized', 'unauthorized'],
+  403: ['forbidden', 'forbidden'],
+  404: ['notFound', 'resource not found'],
+  405: ['badRequest', 'method not allowed'],
+  500: ['serverInternalError', 'the server experienced an internal error'],
+  503: ['serverInternalError', 'the database is unavailable'],
+};
+
+/**
+ * The admin API's error body, as step-ca's admin handlers write it, plus `status`: `message` is
+ * the reason itself for 4xx (the step CLI prints it), the generic text for 5xx.
+ */
+export function adminProblemBody(problem: HttpProblem, err: unknown): string {
+  const [type, detail] = ADMIN_ERROR_TYPES[problem.status] ?? ADMIN_ERROR_TYPES[problem.status >= 500 ? 500 : 400]!;
+  const message = problem.status < 500 && err instanceof CaError ? sentence(err.message) : problem.message;
+  return `${JSON.stringify({ type, detail, message, status: problem.status })}\n`;
+}

@@ -9,6 +9,9 @@ import type { StoreChange } from './types.js';
 
 /** The topic a recorded revocation announces itself on (detail: the serial). */
 export const REVOCATIONS_TOPIC = 'revocations';
+/** The topics remote administration's changes announce themselves on (detail: a name or id). */
+export const PROVISIONERS_TOPIC = 'provisioners';
+export const ADMINS_TOPIC = 'admins';
 
 export type ChangeListener = (change: StoreChange) => void;
 

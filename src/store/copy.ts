@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 import type pg from 'pg';
 import { CaError, describe } from '../errors.js';
 import { pendingMigrations } from './migrations.js';
-import { REVOCATIONS_TOPIC } from './changes.js';
+import { ADMINS_TOPIC, PROVISIONERS_TOPIC, REVOCATIONS_TOPIC } from './changes.js';
 import { recordChange, type PostgresStore } from './postgres.js';
 import { SQLITE_FILE, SQLITE_MIGRATIONS, type SqliteCertificateRow, type SqliteRevocationRow } from './sqlite.js';
 
@@ -125,6 +125,65 @@ const TABLE_COPIES: readonly TableCopy[] = [
     },
   },
   {
+    what: 'provisioners',
+    skippedWhy: 'already there (that id or name)',
+    copy(source, target) {
+      if (!hasTable(source, 'provisioners')) return Promise.resolve({ copied: 0, skipped: 0 });
+      const rows = source.prepare('SELECT * FROM provisioners ORDER BY created_at').iterate() as IterableIterator<{ id: string; name: string; type: string; config: string; created_at: number }>;
+      return copyRows(rows, async (column) => {
+        const { rowCount } = await target.query(
+          `INSERT INTO provisioners (id, name, type, config, created_at)
+           SELECT t.id, t.name, t.type, t.config, to_timestamp(t.ca / 1000.0)
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[]) AS t(id, name, type, config, ca)
+           ON CONFLICT DO NOTHING`,
+          [column('id'), column('name'), column('type'), column('config'), column('created_at')],
+        );
+        if (rowCount) await recordChange(target, PROVISIONERS_TOPIC, `${rowCount} copied`);
+        return rowCount ?? 0;
+      });
+    },
+  },
+  {
+    what: 'admins',
+    skippedWhy: 'already there, or their provisioner was not copied',
+    copy(source, target) {
+      if (!hasTable(source, 'admins')) return Promise.resolve({ copied: 0, skipped: 0 });
+      const rows = source.prepare('SELECT * FROM admins ORDER BY created_at').iterate() as IterableIterator<{ id: string; subject: string; provisioner_id: string; type: string; created_at: number }>;
+      return copyRows(rows, async (column) => {
+        const { rowCount } = await target.query(
+          `INSERT INTO admins (id, subject, provisioner_id, type, created_at)
+           SELECT t.id, t.subject, t.pid, t.type, to_timestamp(t.ca / 1000.0)
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[]) AS t(id, subject, pid, type, ca)
+           WHERE EXISTS (SELECT 1 FROM provisioners p WHERE p.id = t.pid)
+           ON CONFLICT DO NOTHING`,
+          [column('id'), column('subject'), column('provisioner_id'), column('type'), column('created_at')],
+        );
+        if (rowCount) await recordChange(target, ADMINS_TOPIC, `${rowCount} copied`);
+        return rowCount ?? 0;
+      });
+    },
+  },
+  {
+    what: 'audit log entries',
+    skippedWhy: 'already there',
+    copy(source, target) {
+      if (!hasTable(source, 'audit_log')) return Promise.resolve({ copied: 0, skipped: 0 });
+      const rows = source.prepare('SELECT at, actor, action, target, detail FROM audit_log ORDER BY id').iterate() as IterableIterator<{ at: number; actor: string; action: string; target: string; detail: string }>;
+      return copyRows(rows, async (column) => {
+        // No key to conflict on: an entry with the same time, actor, action and target is the same one.
+        const { rowCount } = await target.query(
+          `INSERT INTO audit_log (at, actor, action, target, detail)
+           SELECT to_timestamp(t.at / 1000.0), t.actor, t.action, t.target, t.detail
+           FROM unnest($1::float8[], $2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS t(at, actor, action, target, detail, n)
+           WHERE NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.at = to_timestamp(t.at / 1000.0) AND a.actor = t.actor AND a.action = t.action AND a.target = t.target)
+           ORDER BY t.n`,
+          [column('at'), column('actor'), column('action'), column('target'), column('detail')],
+        );
+        return rowCount ?? 0;
+      });
+    },
+  },
+  {
     what: 'CRL number',
     skippedWhy: 'already higher',
     async copy(source, target) {
@@ -135,6 +194,11 @@ const TABLE_COPIES: readonly TableCopy[] = [
     },
   },
 ];
+
+/** Whether an SQLite store has a table (a file from an older schema lacks the newer ones). */
+function hasTable(source: Database.Database, name: string): boolean {
+  return source.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
+}
 
 /** The SQLite file a `--from` names: a ca.sqlite file, or the directory holding one. */
 export function sqliteFileIn(path: string): string {

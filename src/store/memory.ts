@@ -3,9 +3,13 @@
  * kept for the life of the process. Several server processes do not share it, so a token could be
  * used once per process; configure a `db` for a cluster.
  */
-import { ChangeFeed, changeDetail, checkTopic, REVOCATIONS_TOPIC } from './changes.js';
+import { adminExists, noSuperAdminLeft, provisionerNameTaken, superAdminRemains, unknownAdmin, unknownProvisionerForAdmin, unknownProvisionerId } from './admin-rules.js';
+import { ADMINS_TOPIC, ChangeFeed, changeDetail, checkTopic, PROVISIONERS_TOPIC, REVOCATIONS_TOPIC } from './changes.js';
 import { TOKEN_SWEEP_INTERVAL_MS } from './used-tokens.js';
-import type { IssuedCertificate, Revocation, Store } from './types.js';
+import type { AuditEntry, IssuedCertificate, Revocation, Store, StoredAdmin, StoredProvisioner } from './types.js';
+
+const copyProvisioner = (p: StoredProvisioner): StoredProvisioner => structuredClone(p);
+const copyAdmin = (a: StoredAdmin): StoredAdmin => ({ ...a, createdAt: new Date(a.createdAt) });
 
 export function openMemoryStore(): Store {
   const certificates = new Map<string, IssuedCertificate>();
@@ -17,6 +21,26 @@ export function openMemoryStore(): Store {
   const feed = new ChangeFeed();
   /** Each topic's change count: the process is the whole world, so watchers hear at once. */
   const versions = new Map<string, number>();
+  let provisioners: StoredProvisioner[] = [];
+  let admins: StoredAdmin[] = [];
+  const audits: AuditEntry[] = [];
+
+  function audited(entry: AuditEntry, topic: string, detail: string): void {
+    audits.push({ ...entry });
+    announce(topic, detail);
+  }
+
+  function provisionerIndex(id: string): number {
+    const i = provisioners.findIndex((p) => p.id === id);
+    if (i < 0) throw unknownProvisionerId(id);
+    return i;
+  }
+
+  function adminIndex(id: string): number {
+    const i = admins.findIndex((a) => a.id === id);
+    if (i < 0) throw unknownAdmin(id);
+    return i;
+  }
 
   function announce(topic: string, detail: string | undefined): void {
     const version = (versions.get(topic) ?? 0) + 1;
@@ -91,6 +115,62 @@ export function openMemoryStore(): Store {
     async nextCrlNumber() {
       crlNumber += 1n;
       return crlNumber;
+    },
+    async listProvisioners() {
+      return provisioners.map(copyProvisioner);
+    },
+    async listAdmins() {
+      return admins.map(copyAdmin);
+    },
+    async addProvisioner(p, audit) {
+      if (provisioners.some((q) => q.name === p.name)) throw provisionerNameTaken(p.name);
+      provisioners.push(copyProvisioner(p));
+      audited(audit, PROVISIONERS_TOPIC, p.name);
+    },
+    async updateProvisioner(p, audit) {
+      const i = provisionerIndex(p.id);
+      if (provisioners.some((q) => q.name === p.name && q.id !== p.id)) throw provisionerNameTaken(p.name);
+      provisioners[i] = { ...copyProvisioner(p), createdAt: new Date((provisioners[i] as StoredProvisioner).createdAt) };
+      audited(audit, PROVISIONERS_TOPIC, p.name);
+    },
+    async removeProvisioner(id, audit) {
+      const i = provisionerIndex(id);
+      if (!superAdminRemains(admins, (a) => a.provisionerId === id)) throw noSuperAdminLeft(`removing provisioner "${(provisioners[i] as StoredProvisioner).name}"`);
+      admins = admins.filter((a) => a.provisionerId !== id);
+      provisioners.splice(i, 1);
+      audited(audit, PROVISIONERS_TOPIC, id);
+      announce(ADMINS_TOPIC, id);
+    },
+    async addAdmin(a, audit) {
+      if (!provisioners.some((p) => p.id === a.provisionerId)) throw unknownProvisionerForAdmin(a.provisionerId);
+      if (admins.some((b) => b.subject === a.subject && b.provisionerId === a.provisionerId)) throw adminExists(a.subject);
+      admins.push(copyAdmin(a));
+      audited(audit, ADMINS_TOPIC, a.id);
+    },
+    async updateAdmin(id, type, audit) {
+      const i = adminIndex(id);
+      const admin = admins[i] as StoredAdmin;
+      if (type !== 'SUPER_ADMIN' && !superAdminRemains(admins, (a) => a.id === id)) throw noSuperAdminLeft(`making ${admin.subject} an ADMIN`);
+      admins[i] = { ...admin, type };
+      audited(audit, ADMINS_TOPIC, id);
+      return copyAdmin(admins[i] as StoredAdmin);
+    },
+    async removeAdmin(id, audit) {
+      const i = adminIndex(id);
+      if (!superAdminRemains(admins, (a) => a.id === id)) throw noSuperAdminLeft(`removing ${(admins[i] as StoredAdmin).subject}`);
+      admins.splice(i, 1);
+      audited(audit, ADMINS_TOPIC, id);
+    },
+    async seedProvisioners(list, seedAdmins, audit) {
+      if (provisioners.length > 0) return false;
+      provisioners = list.map(copyProvisioner);
+      admins = seedAdmins.map(copyAdmin);
+      audited(audit, PROVISIONERS_TOPIC, 'seed');
+      announce(ADMINS_TOPIC, 'seed');
+      return true;
+    },
+    async listAudit() {
+      return audits.map((e) => ({ ...e }));
     },
     async watch(topic, onChange) {
       checkTopic(topic);

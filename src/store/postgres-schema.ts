@@ -65,4 +65,33 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       INSERT INTO crl_state (id, number) VALUES (1, 0);
     `,
   },
+  {
+    version: 4,
+    name: 'provisioners, admins and the audit log (remote administration)',
+    sql: `
+      CREATE TABLE provisioners (
+        id         text PRIMARY KEY,          -- uuid
+        name       text NOT NULL UNIQUE,
+        type       text NOT NULL,
+        config     text NOT NULL,             -- the provisioner in ca.json's shape (JSON text: its key order kept)
+        created_at timestamptz NOT NULL
+      );
+      CREATE TABLE admins (
+        id             text PRIMARY KEY,      -- uuid
+        subject        text NOT NULL,
+        provisioner_id text NOT NULL REFERENCES provisioners (id),
+        type           text NOT NULL CHECK (type IN ('ADMIN', 'SUPER_ADMIN')),
+        created_at     timestamptz NOT NULL,
+        UNIQUE (subject, provisioner_id)
+      );
+      CREATE TABLE audit_log (
+        id     bigserial PRIMARY KEY,
+        at     timestamptz NOT NULL,
+        actor  text NOT NULL,
+        action text NOT NULL,
+        target text NOT NULL,
+        detail text NOT NULL
+      );
+    `,
+  },
 ];

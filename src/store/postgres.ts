@@ -18,11 +18,12 @@
  */
 import pg from 'pg';
 import { CaError, describe } from '../errors.js';
-import { ChangeFeed, changeDetail, checkTopic, REVOCATIONS_TOPIC } from './changes.js';
+import { adminExists, noSuperAdminLeft, provisionerNameTaken, superAdminRemains, unknownAdmin, unknownProvisionerForAdmin, unknownProvisionerId } from './admin-rules.js';
+import { ADMINS_TOPIC, ChangeFeed, changeDetail, checkTopic, PROVISIONERS_TOPIC, REVOCATIONS_TOPIC } from './changes.js';
 import { pendingMigrations } from './migrations.js';
 import { postgresSettings, redactSecret, type PostgresSettings } from './postgres-config.js';
 import { CHANGES_CHANNEL, POSTGRES_MIGRATIONS } from './postgres-schema.js';
-import type { IssuedCertificate, Revocation, RevokeResult, Store, StoreChange } from './types.js';
+import type { AdminType, AuditEntry, IssuedCertificate, Revocation, RevokeResult, Store, StoreChange, StoredAdmin, StoredProvisioner } from './types.js';
 import { TOKEN_SWEEP_INTERVAL_MS } from './used-tokens.js';
 
 export interface PostgresStoreOptions {
@@ -48,6 +49,35 @@ export const POSTGRES_DEFAULTS = { poolSize: 10, connectTimeoutMs: 2_000, queryT
 
 /** Any constant: every ca process takes the same lock while it migrates. */
 const MIGRATION_LOCK = 7_305_813_401;
+/** Admin changes take this lock: the "one super admin remains" checks see every change before theirs. */
+const ADMIN_LOCK = 7_305_813_402;
+
+interface ProvisionerRow {
+  id: string;
+  name: string;
+  type: string;
+  config: string;
+  created_at: Date;
+}
+
+interface AdminRow {
+  id: string;
+  subject: string;
+  provisioner_id: string;
+  type: AdminType;
+  created_at: Date;
+}
+
+const provisionerOf = (r: ProvisionerRow): StoredProvisioner => ({ id: r.id, name: r.name, type: r.type, config: JSON.parse(r.config) as StoredProvisioner['config'], createdAt: r.created_at });
+const adminOf = (r: AdminRow): StoredAdmin => ({ id: r.id, subject: r.subject, provisionerId: r.provisioner_id, type: r.type, createdAt: r.created_at });
+const isUniqueViolation = (err: unknown): boolean => (err as { code?: string }).code === '23505';
+
+/** Another replica seeded the store first. */
+class SeedRace extends CaError {
+  constructor() {
+    super('ERR_INTERNAL', 'the store already has provisioners');
+  }
+}
 const LISTEN_RETRY_MIN_MS = 250;
 const LISTEN_RETRY_MAX_MS = 5_000;
 
@@ -453,6 +483,123 @@ export class PostgresStore implements Store {
   async nextCrlNumber(): Promise<bigint> {
     const { rows } = await this.run<{ number: string }>('UPDATE crl_state SET number = number + 1 WHERE id = 1 RETURNING number', []);
     return BigInt(rows[0]?.number ?? 0);
+  }
+
+  // ---- remote administration ----------------------------------------------------------------
+
+  async listProvisioners(): Promise<StoredProvisioner[]> {
+    return (await this.run<ProvisionerRow>('SELECT * FROM provisioners ORDER BY created_at, name', [])).rows.map(provisionerOf);
+  }
+
+  async listAdmins(): Promise<StoredAdmin[]> {
+    return (await this.run<AdminRow>('SELECT * FROM admins ORDER BY created_at, subject', [])).rows.map(adminOf);
+  }
+
+  async listAudit(): Promise<AuditEntry[]> {
+    return (await this.run<AuditEntry>('SELECT at, actor, action, target, detail FROM audit_log ORDER BY id', [])).rows;
+  }
+
+  /** One admin change under the admin lock, with its audit row and the topics' counters, in one transaction. */
+  private async adminWrite<T>(audit: AuditEntry, topics: [string, string][], change: (client: pg.ClientBase) => Promise<T>): Promise<T> {
+    const changes: StoreChange[] = [];
+    const result = await this.transaction(async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock($1)', [ADMIN_LOCK]);
+      const value = await change(client);
+      await client.query('INSERT INTO audit_log (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)', [audit.at, audit.actor, audit.action, audit.target, audit.detail]);
+      for (const [topic, detail] of topics) changes.push(await recordChange(client, topic, detail));
+      return value;
+    });
+    for (const c of changes) this.feed.observe(c);
+    return result;
+  }
+
+  private async adminsIn(client: pg.ClientBase): Promise<StoredAdmin[]> {
+    return (await client.query<AdminRow>('SELECT * FROM admins')).rows.map(adminOf);
+  }
+
+  private async insertProvisioner(client: pg.ClientBase, p: StoredProvisioner): Promise<void> {
+    try {
+      await client.query('INSERT INTO provisioners (id, name, type, config, created_at) VALUES ($1, $2, $3, $4, $5)', [p.id, p.name, p.type, JSON.stringify(p.config), p.createdAt]);
+    } catch (err) {
+      throw isUniqueViolation(err) ? provisionerNameTaken(p.name) : err;
+    }
+  }
+
+  private async insertAdmin(client: pg.ClientBase, a: StoredAdmin): Promise<void> {
+    try {
+      await client.query('INSERT INTO admins (id, subject, provisioner_id, type, created_at) VALUES ($1, $2, $3, $4, $5)', [a.id, a.subject, a.provisionerId, a.type, a.createdAt]);
+    } catch (err) {
+      throw isUniqueViolation(err) ? adminExists(a.subject) : err;
+    }
+  }
+
+  addProvisioner(p: StoredProvisioner, audit: AuditEntry): Promise<void> {
+    return this.adminWrite(audit, [[PROVISIONERS_TOPIC, p.name]], (client) => this.insertProvisioner(client, p));
+  }
+
+  updateProvisioner(p: StoredProvisioner, audit: AuditEntry): Promise<void> {
+    return this.adminWrite(audit, [[PROVISIONERS_TOPIC, p.name]], async (client) => {
+      let changed: number | null;
+      try {
+        changed = (await client.query('UPDATE provisioners SET name = $1, type = $2, config = $3 WHERE id = $4', [p.name, p.type, JSON.stringify(p.config), p.id])).rowCount;
+      } catch (err) {
+        throw isUniqueViolation(err) ? provisionerNameTaken(p.name) : err;
+      }
+      if (changed !== 1) throw unknownProvisionerId(p.id);
+    });
+  }
+
+  removeProvisioner(id: string, audit: AuditEntry): Promise<void> {
+    return this.adminWrite(audit, [[PROVISIONERS_TOPIC, id], [ADMINS_TOPIC, id]], async (client) => {
+      const row = (await client.query<ProvisionerRow>('SELECT * FROM provisioners WHERE id = $1', [id])).rows[0];
+      if (!row) throw unknownProvisionerId(id);
+      if (!superAdminRemains(await this.adminsIn(client), (a) => a.provisionerId === id)) throw noSuperAdminLeft(`removing provisioner "${row.name}"`);
+      await client.query('DELETE FROM admins WHERE provisioner_id = $1', [id]);
+      await client.query('DELETE FROM provisioners WHERE id = $1', [id]);
+    });
+  }
+
+  addAdmin(a: StoredAdmin, audit: AuditEntry): Promise<void> {
+    return this.adminWrite(audit, [[ADMINS_TOPIC, a.id]], async (client) => {
+      if ((await client.query('SELECT 1 FROM provisioners WHERE id = $1', [a.provisionerId])).rowCount === 0) throw unknownProvisionerForAdmin(a.provisionerId);
+      await this.insertAdmin(client, a);
+    });
+  }
+
+  updateAdmin(id: string, type: AdminType, audit: AuditEntry): Promise<StoredAdmin> {
+    return this.adminWrite(audit, [[ADMINS_TOPIC, id]], async (client) => {
+      const admins = await this.adminsIn(client);
+      const admin = admins.find((a) => a.id === id);
+      if (!admin) throw unknownAdmin(id);
+      if (type !== 'SUPER_ADMIN' && !superAdminRemains(admins, (a) => a.id === id)) throw noSuperAdminLeft(`making ${admin.subject} an ADMIN`);
+      await client.query('UPDATE admins SET type = $1 WHERE id = $2', [type, id]);
+      return { ...admin, type };
+    });
+  }
+
+  removeAdmin(id: string, audit: AuditEntry): Promise<void> {
+    return this.adminWrite(audit, [[ADMINS_TOPIC, id]], async (client) => {
+      const admins = await this.adminsIn(client);
+      const admin = admins.find((a) => a.id === id);
+      if (!admin) throw unknownAdmin(id);
+      if (!superAdminRemains(admins, (a) => a.id === id)) throw noSuperAdminLeft(`removing ${admin.subject}`);
+      await client.query('DELETE FROM admins WHERE id = $1', [id]);
+    });
+  }
+
+  async seedProvisioners(provisioners: StoredProvisioner[], admins: StoredAdmin[], audit: AuditEntry): Promise<boolean> {
+    try {
+      // Under the admin lock: replicas starting at once check one after the other.
+      return await this.adminWrite(audit, [[PROVISIONERS_TOPIC, 'seed'], [ADMINS_TOPIC, 'seed']], async (client) => {
+        if ((await client.query('SELECT 1 FROM provisioners LIMIT 1')).rowCount !== 0) throw new SeedRace();
+        for (const p of provisioners) await this.insertProvisioner(client, p);
+        for (const a of admins) await this.insertAdmin(client, a);
+        return true;
+      });
+    } catch (err) {
+      if (err instanceof SeedRace) return false;
+      throw err;
+    }
   }
 
   // ---- change feed ------------------------------------------------------------------------

@@ -15,9 +15,10 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { CaError, describe } from '../errors.js';
-import { ChangeFeed, changeDetail, checkTopic, REVOCATIONS_TOPIC } from './changes.js';
+import { adminExists, noSuperAdminLeft, provisionerNameTaken, superAdminRemains, unknownAdmin, unknownProvisionerForAdmin, unknownProvisionerId } from './admin-rules.js';
+import { ADMINS_TOPIC, ChangeFeed, changeDetail, checkTopic, PROVISIONERS_TOPIC, REVOCATIONS_TOPIC } from './changes.js';
 import { pendingMigrations, type Migration } from './migrations.js';
-import type { IssuedCertificate, Revocation, RevokeResult, Store, StoreChange } from './types.js';
+import type { AdminType, AuditEntry, IssuedCertificate, Revocation, RevokeResult, Store, StoreChange, StoredAdmin, StoredProvisioner } from './types.js';
 import { TOKEN_SWEEP_INTERVAL_MS } from './used-tokens.js';
 
 export const SQLITE_FILE = 'ca.sqlite';
@@ -87,7 +88,60 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
   ) WITHOUT ROWID;
 `,
   },
+  {
+    version: 4,
+    name: 'provisioners, admins and the audit log (remote administration)',
+    sql: `
+  CREATE TABLE provisioners (
+    id         TEXT PRIMARY KEY,    -- uuid
+    name       TEXT NOT NULL UNIQUE,
+    type       TEXT NOT NULL,
+    config     TEXT NOT NULL,       -- the provisioner in ca.json's shape (JSON)
+    created_at INTEGER NOT NULL     -- ms since the epoch
+  );
+  CREATE TABLE admins (
+    id             TEXT PRIMARY KEY,  -- uuid
+    subject        TEXT NOT NULL,
+    provisioner_id TEXT NOT NULL REFERENCES provisioners (id),
+    type           TEXT NOT NULL CHECK (type IN ('ADMIN', 'SUPER_ADMIN')),
+    created_at     INTEGER NOT NULL,
+    UNIQUE (subject, provisioner_id)
+  );
+  CREATE TABLE audit_log (
+    id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    at     INTEGER NOT NULL,          -- ms since the epoch
+    actor  TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    detail TEXT NOT NULL
+  );
+`,
+  },
 ];
+
+interface ProvisionerRow {
+  id: string;
+  name: string;
+  type: string;
+  config: string;
+  created_at: number;
+}
+
+interface AdminRow {
+  id: string;
+  subject: string;
+  provisioner_id: string;
+  type: AdminType;
+  created_at: number;
+}
+
+const provisionerOf = (r: ProvisionerRow): StoredProvisioner => ({ id: r.id, name: r.name, type: r.type, config: JSON.parse(r.config) as StoredProvisioner['config'], createdAt: new Date(r.created_at) });
+const adminOf = (r: AdminRow): StoredAdmin => ({ id: r.id, subject: r.subject, provisionerId: r.provisioner_id, type: r.type, createdAt: new Date(r.created_at) });
+
+function isUniqueViolation(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
 
 /** A row of `certificates` as SQLite keeps it (times in ms since the epoch, sans as JSON). */
 export interface SqliteCertificateRow {
@@ -351,6 +405,128 @@ class SqliteStore implements Store {
     };
   }
 
+  // ---- remote administration ----------------------------------------------------------------
+
+  listProvisioners(): Promise<StoredProvisioner[]> {
+    return Promise.resolve(this.db.prepare<[], ProvisionerRow>('SELECT * FROM provisioners ORDER BY created_at, name').all().map(provisionerOf));
+  }
+
+  listAdmins(): Promise<StoredAdmin[]> {
+    return Promise.resolve(this.db.prepare<[], AdminRow>('SELECT * FROM admins ORDER BY created_at, subject').all().map(adminOf));
+  }
+
+  listAudit(): Promise<AuditEntry[]> {
+    const rows = this.db.prepare<[], { at: number; actor: string; action: string; target: string; detail: string }>('SELECT at, actor, action, target, detail FROM audit_log ORDER BY id').all();
+    return Promise.resolve(rows.map((r) => ({ ...r, at: new Date(r.at) })));
+  }
+
+  /**
+   * One admin change: `change` runs in a savepoint of the group commit (undone alone if it
+   * throws), then its audit row and the topics' counters; watchers here hear of it after commit.
+   */
+  private async adminWrite<T>(audit: AuditEntry, topics: [string, string][], change: () => T): Promise<T> {
+    const changes: StoreChange[] = [];
+    const result = await this.write(
+      this.db.transaction(() => {
+        const value = change();
+        this.db
+          .prepare('INSERT INTO audit_log (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)')
+          .run(audit.at.getTime(), audit.actor, audit.action, audit.target, audit.detail);
+        for (const [topic, detail] of topics) changes.push(this.recordChange(topic, detail));
+        return value;
+      }),
+    );
+    for (const c of changes) this.feed.observe(c);
+    return result;
+  }
+
+  private adminsNow(): StoredAdmin[] {
+    return this.db.prepare<[], AdminRow>('SELECT * FROM admins').all().map(adminOf);
+  }
+
+  private insertProvisionerRow(p: StoredProvisioner): void {
+    try {
+      this.db.prepare('INSERT INTO provisioners (id, name, type, config, created_at) VALUES (?, ?, ?, ?, ?)').run(p.id, p.name, p.type, JSON.stringify(p.config), p.createdAt.getTime());
+    } catch (err) {
+      throw isUniqueViolation(err) ? provisionerNameTaken(p.name) : err;
+    }
+  }
+
+  private insertAdminRow(a: StoredAdmin): void {
+    try {
+      this.db.prepare('INSERT INTO admins (id, subject, provisioner_id, type, created_at) VALUES (?, ?, ?, ?, ?)').run(a.id, a.subject, a.provisionerId, a.type, a.createdAt.getTime());
+    } catch (err) {
+      throw isUniqueViolation(err) ? adminExists(a.subject) : err;
+    }
+  }
+
+  addProvisioner(p: StoredProvisioner, audit: AuditEntry): Promise<void> {
+    return this.adminWrite(audit, [[PROVISIONERS_TOPIC, p.name]], () => this.insertProvisionerRow(p));
+  }
+
+  updateProvisioner(p: StoredProvisioner, audit: AuditEntry): Promise<void> {
+    return this.adminWrite(audit, [[PROVISIONERS_TOPIC, p.name]], () => {
+      let changed: number;
+      try {
+        changed = this.db.prepare('UPDATE provisioners SET name = ?, type = ?, config = ? WHERE id = ?').run(p.name, p.type, JSON.stringify(p.config), p.id).changes;
+      } catch (err) {
+        throw isUniqueViolation(err) ? provisionerNameTaken(p.name) : err;
+      }
+      if (changed !== 1) throw unknownProvisionerId(p.id);
+    });
+  }
+
+  removeProvisioner(id: string, audit: AuditEntry): Promise<void> {
+    return this.adminWrite(audit, [[PROVISIONERS_TOPIC, id], [ADMINS_TOPIC, id]], () => {
+      const row = this.db.prepare<[string], ProvisionerRow>('SELECT * FROM provisioners WHERE id = ?').get(id);
+      if (!row) throw unknownProvisionerId(id);
+      if (!superAdminRemains(this.adminsNow(), (a) => a.provisionerId === id)) throw noSuperAdminLeft(`removing provisioner "${row.name}"`);
+      this.db.prepare('DELETE FROM admins WHERE provisioner_id = ?').run(id);
+      this.db.prepare('DELETE FROM provisioners WHERE id = ?').run(id);
+    });
+  }
+
+  addAdmin(a: StoredAdmin, audit: AuditEntry): Promise<void> {
+    return this.adminWrite(audit, [[ADMINS_TOPIC, a.id]], () => {
+      if (!this.db.prepare('SELECT 1 FROM provisioners WHERE id = ?').get(a.provisionerId)) throw unknownProvisionerForAdmin(a.provisionerId);
+      this.insertAdminRow(a);
+    });
+  }
+
+  updateAdmin(id: string, type: AdminType, audit: AuditEntry): Promise<StoredAdmin> {
+    return this.adminWrite(audit, [[ADMINS_TOPIC, id]], () => {
+      const admins = this.adminsNow();
+      const admin = admins.find((a) => a.id === id);
+      if (!admin) throw unknownAdmin(id);
+      if (type !== 'SUPER_ADMIN' && !superAdminRemains(admins, (a) => a.id === id)) throw noSuperAdminLeft(`making ${admin.subject} an ADMIN`);
+      this.db.prepare('UPDATE admins SET type = ? WHERE id = ?').run(type, id);
+      return { ...admin, type };
+    });
+  }
+
+  removeAdmin(id: string, audit: AuditEntry): Promise<void> {
+    return this.adminWrite(audit, [[ADMINS_TOPIC, id]], () => {
+      const admins = this.adminsNow();
+      const admin = admins.find((a) => a.id === id);
+      if (!admin) throw unknownAdmin(id);
+      if (!superAdminRemains(admins, (a) => a.id === id)) throw noSuperAdminLeft(`removing ${admin.subject}`);
+      this.db.prepare('DELETE FROM admins WHERE id = ?').run(id);
+    });
+  }
+
+  async seedProvisioners(provisioners: StoredProvisioner[], admins: StoredAdmin[], audit: AuditEntry): Promise<boolean> {
+    // The check and the inserts in one IMMEDIATE transaction: processes starting at once seed once.
+    return this.adminWrite(audit, [[PROVISIONERS_TOPIC, 'seed'], [ADMINS_TOPIC, 'seed']], () => {
+      if (this.db.prepare('SELECT 1 FROM provisioners LIMIT 1').get() !== undefined) throw new SeedRace();
+      provisioners.forEach((p) => this.insertProvisionerRow(p));
+      admins.forEach((a) => this.insertAdminRow(a));
+      return true;
+    }).catch((err: unknown) => {
+      if (err instanceof SeedRace) return false;
+      throw err;
+    });
+  }
+
   async watch(topic: string, onChange: (change: StoreChange) => void): Promise<() => void> {
     checkTopic(topic);
     if (!this.db.open) throw this.failure(new Error('the store is closed'));
@@ -424,12 +600,21 @@ class SqliteStore implements Store {
   }
 
   private failure(err: unknown, status?: number): CaError {
+    // A rule a store method enforces (a duplicate name, the last super admin) is the caller's answer.
+    if (err instanceof CaError) return err;
     const code = (err as { code?: string }).code ?? '';
     const busy = code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED');
     return new CaError('ERR_INTERNAL', `${busy ? 'the database is busy' : 'cannot write to the database'} ${this.path}: ${describe(err)}`, {
       status: status ?? (busy ? 503 : 500),
       cause: err,
     });
+  }
+}
+
+/** Another process seeded the store first. */
+class SeedRace extends CaError {
+  constructor() {
+    super('ERR_INTERNAL', 'the store already has provisioners');
   }
 }
 

@@ -3,6 +3,7 @@
  * number. Implementations: SQLite (the embedded default), PostgreSQL (shared by several `ca serve`
  * replicas), memory (no `db`).
  */
+import type { ProvisionerJson } from '../config/ca-config.js';
 
 export interface IssuedCertificate {
   /** Decimal serial number. */
@@ -39,7 +40,73 @@ export type RevokeResult =
   /** The token paying for the revocation was used before. */
   | { result: 'token-used' };
 
-export interface Store {
+/** A provisioner kept in the store (remote administration, `authority.enableAdmin`). */
+export interface StoredProvisioner {
+  /** A UUID, stable across renames. */
+  id: string;
+  /** Unique among the store's provisioners. */
+  name: string;
+  type: string;
+  /** The provisioner in ca.json's shape (`type` and `name` equal the columns). */
+  config: ProvisionerJson;
+  createdAt: Date;
+}
+
+export type AdminType = 'ADMIN' | 'SUPER_ADMIN';
+
+/** Someone who may use the admin API: a subject (a name in their admin certificate) on one provisioner. */
+export interface StoredAdmin {
+  id: string;
+  subject: string;
+  provisionerId: string;
+  type: AdminType;
+  createdAt: Date;
+}
+
+/** One recorded change: who (admin subject and provisioner), what, to which. */
+export interface AuditEntry {
+  at: Date;
+  /** e.g. `alice@example.com (provisioner admin)`. */
+  actor: string;
+  /** e.g. `provisioner.add`, `admin.remove`. */
+  action: string;
+  /** The name or id changed. */
+  target: string;
+  /** More, as JSON text ('' when nothing). */
+  detail: string;
+}
+
+/**
+ * The provisioners and admins of remote administration, with their rules. Each change writes its
+ * audit row and announces its topic in the same transaction. A broken rule is a CaError: 400 for a
+ * duplicate or for leaving no super admin, 404 for an unknown id.
+ */
+export interface AdminStore {
+  listProvisioners(): Promise<StoredProvisioner[]>;
+  listAdmins(): Promise<StoredAdmin[]>;
+  /** 400 when the name is taken. */
+  addProvisioner(p: StoredProvisioner, audit: AuditEntry): Promise<void>;
+  /** Replace the one with `p.id` (name and config); 404 unknown, 400 name taken. */
+  updateProvisioner(p: StoredProvisioner, audit: AuditEntry): Promise<void>;
+  /** Remove it and its admins; 404 unknown, 400 when no super admin would remain. */
+  removeProvisioner(id: string, audit: AuditEntry): Promise<void>;
+  /** 400 when the provisioner is unknown or the subject is already an admin of it. */
+  addAdmin(a: StoredAdmin, audit: AuditEntry): Promise<void>;
+  /** 404 unknown, 400 when it would leave no super admin. */
+  updateAdmin(id: string, type: AdminType, audit: AuditEntry): Promise<StoredAdmin>;
+  /** 404 unknown, 400 when it would leave no super admin. */
+  removeAdmin(id: string, audit: AuditEntry): Promise<void>;
+  /**
+   * The first start with remote administration: store these provisioners and admins only if the
+   * store has no provisioner yet (several replicas starting at once: one does it). Returns whether
+   * this call stored them.
+   */
+  seedProvisioners(provisioners: StoredProvisioner[], admins: StoredAdmin[], audit: AuditEntry): Promise<boolean>;
+  /** The audit log, oldest first. */
+  listAudit(): Promise<AuditEntry[]>;
+}
+
+export interface Store extends AdminStore {
   recordCertificate(cert: IssuedCertificate): Promise<void>;
   /**
    * Mark a token as used until it expires. Returns false when it was already used (a replay).

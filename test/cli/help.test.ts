@@ -173,6 +173,8 @@ test("'ca completion bash|zsh|fish' prints scripts the shells accept", async (t)
       d.path('ca.bash'),
       'ca pro',
       'ca provisioner ',
+      'ca admin ',
+      'ca admin update alice@example.com --admin-c',
       'ca provisioner add Google --ty',
       'ca provisioner add Google --type ',
       'ca certificate --kty ',
@@ -186,6 +188,8 @@ test("'ca completion bash|zsh|fish' prints scripts the shells accept", async (t)
     const got = Object.fromEntries(probe.stdout.split('\n').flatMap((l) => (l.includes(' => ') ? [l.split(' => ') as [string, string]] : [])));
     assert.equal(got['ca pro'], 'provisioner');
     assert.equal(got['ca provisioner '], 'add update remove list');
+    assert.equal(got['ca admin '], 'list add update remove');
+    assert.equal(got['ca admin update alice@example.com --admin-c'], '--admin-cert');
     assert.equal(got['ca provisioner add Google --ty'], '--type');
     assert.equal(got['ca provisioner add Google --type '], 'OIDC');
     assert.deepEqual(got['ca certificate --kty ']?.split(' ').sort(), ['EC', 'OKP', 'RSA']);

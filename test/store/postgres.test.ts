@@ -9,9 +9,14 @@ import { after, before, describe, test } from 'node:test';
 import type { CaError } from '../../src/errors.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { postgresSettings } from '../../src/store/postgres-config.js';
-import { openPostgresStore, type PostgresStoreOptions } from '../../src/store/postgres.js';
+import { join } from 'node:path';
+import { copySqliteToPostgres } from '../../src/store/copy.js';
+import { openPostgresStore, type PostgresStore, type PostgresStoreOptions } from '../../src/store/postgres.js';
+import { openSqliteStore, SQLITE_FILE } from '../../src/store/sqlite.js';
+import { testdir } from '../helpers/testdir.js';
 import { POSTGRES_MIGRATIONS } from '../../src/store/postgres-schema.js';
 import { CA_DB_PASSWORD, startPostgres, type TestPostgres } from '../fixtures/postgres.js';
+import { admin, adminStoreRules, provisioner } from './admin-rules.js';
 import { at, certificate, changeFeedRules, HOUR, recordChanges, storeRules, t0, until } from './rules.js';
 
 let pgt: TestPostgres;
@@ -37,6 +42,7 @@ function open(database: string, options: PostgresStoreOptions = {}): Promise<Sto
 
 storeRules('PostgreSQL', async (dir) => open(await databaseFor(dir)));
 changeFeedRules('PostgreSQL', async (dir) => open(await databaseFor(dir)), { shared: true });
+adminStoreRules('PostgreSQL', async (dir) => open(await databaseFor(dir)), { shared: true });
 
 describe('PostgreSQL store, shared by several processes', () => {
   test('three pools racing on the same tokens: each token is used exactly once', async (t) => {
@@ -141,6 +147,27 @@ async function answersAgain(store: Store): Promise<boolean> {
   }
   return false;
 }
+
+describe('copying an SQLite store into PostgreSQL (ca db migrate)', () => {
+  test('provisioners, admins and the audit log come along, once', async (t) => {
+    const d = await testdir();
+    t.after(d.cleanup);
+    const sqlite = openSqliteStore(d.dir);
+    const p = provisioner('moved');
+    await sqlite.addProvisioner(p, { at: t0, actor: 'ca init', action: 'provisioner.add', target: 'moved', detail: '' });
+    await sqlite.addAdmin(admin('step', p), { at: t0, actor: 'ca init', action: 'admin.add', target: 'step', detail: '' });
+    await sqlite.close();
+    const target = (await open(await pgt.createDatabase())) as PostgresStore;
+    t.after(() => target.close());
+    const first = await copySqliteToPostgres(join(d.dir, SQLITE_FILE), target, t0);
+    assert.deepEqual(first.filter((c) => ['provisioners', 'admins', 'audit log entries'].includes(c.what)).map((c) => [c.what, c.copied]), [['provisioners', 1], ['admins', 1], ['audit log entries', 2]]);
+    assert.deepEqual(await target.listProvisioners(), [p]);
+    assert.deepEqual((await target.listAdmins()).map((a) => [a.subject, a.provisionerId]), [['step', p.id]]);
+    const again = await copySqliteToPostgres(join(d.dir, SQLITE_FILE), target, t0);
+    assert.deepEqual(again.filter((c) => ['provisioners', 'admins', 'audit log entries'].includes(c.what)).map((c) => c.copied), [0, 0, 0]);
+    assert.equal((await target.listAudit()).length, 2);
+  });
+});
 
 describe('PostgreSQL store, faults', () => {
   test('the database stopped: calls fail fast with 503; started again: the pool and the watch come back by themselves', async (t) => {

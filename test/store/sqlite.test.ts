@@ -9,6 +9,7 @@ import { CaError } from '../../src/errors.js';
 import { openMemoryStore, openSqliteStore, openStore, SQLITE_FILE } from '../../src/store/index.js';
 import { SQLITE_MIGRATIONS } from '../../src/store/sqlite.js';
 import { testdir } from '../helpers/testdir.js';
+import { adminStoreRules } from './admin-rules.js';
 import { at, certificate, changeFeedRules, HOUR, storeRules, t0 } from './rules.js';
 
 function usedTokenRows(dir: string): { id: string; expires_at: number }[] {
@@ -24,6 +25,8 @@ storeRules('SQLite', (dir) => openSqliteStore(dir));
 storeRules('memory', () => openMemoryStore());
 changeFeedRules('SQLite', (dir) => openSqliteStore(dir), { shared: true });
 changeFeedRules('memory', () => openMemoryStore(), { shared: false });
+adminStoreRules('SQLite', (dir) => openSqliteStore(dir), { shared: true });
+adminStoreRules('memory', () => openMemoryStore(), { shared: false });
 
 describe('SQLite store on disk', () => {
   test('creates <dir>/ca.sqlite in WAL mode, the directory 0700', async (t) => {

@@ -33,6 +33,7 @@ export const commandTable: CommandEntry[] = [
   { name: 'crl', group: LIFECYCLE, load: () => import('./crl.js') },
   { name: 'init', group: ADMIN, load: () => import('./init.js') },
   { name: 'provisioner', group: ADMIN, load: () => import('./provisioner/index.js') },
+  { name: 'admin', group: ADMIN, load: () => import('./admin/index.js') },
   { name: 'serve', group: ADMIN, load: () => import('./serve.js') },
   { name: 'db', group: ADMIN, load: () => import('./db/index.js') },
   { name: 'inspect', group: TOOLS, load: () => import('./inspect.js') },

@@ -1,4 +1,4 @@
-import { createPrivateKey, randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { CaError, UsageError, missingFlags } from '../../errors.js';
@@ -18,6 +18,7 @@ import { fingerprint } from '../../pki/fingerprint.js';
 import { encryptJwk, generateProvisionerKey } from '../../pki/jwk.js';
 import { newJwkProvisioner, type JwkProvisionerJson } from '../../config/jwk.js';
 import { provisionerLabel } from '../../client/provisioners.js';
+import { DEFAULT_ADMIN_SUBJECT } from '../../store/admin-rules.js';
 
 /** step's default name for the first provisioner when none is given. */
 export const DEFAULT_PROVISIONER = 'admin';
@@ -31,6 +32,10 @@ export interface InitOptions {
   provisioner?: string;
   /** Its key's password; default the CA password. */
   provisionerPasswordFile?: string;
+  /** step's `--remote-management`: `enableAdmin`, no provisioners in ca.json, the JWK one and the first super admin in the database. */
+  remoteManagement?: boolean;
+  /** The first super admin's subject (default `step`). */
+  adminSubject?: string;
   force: boolean;
 }
 
@@ -100,7 +105,7 @@ async function firstProvisioner(name: string, password: string): Promise<JwkProv
   return newJwkProvisioner(name, publicJwk, await encryptJwk(privateJwk, password));
 }
 
-function caConfigFor(layout: CaLayout, dns: string[], address: string, provisioner: JwkProvisionerJson): CaConfigJson {
+function caConfigFor(layout: CaLayout, dns: string[], address: string, provisioner: JwkProvisionerJson, remote: boolean): CaConfigJson {
   return {
     root: layout.rootCert,
     federatedRoots: null,
@@ -113,7 +118,8 @@ function caConfigFor(layout: CaLayout, dns: string[], address: string, provision
     db: { type: 'sqlite', dataSource: layout.dbDir },
     // Unlike step ca init: revocation is only useful if services can see it.
     crl: { enabled: true, generateOnRevoke: true },
-    authority: { provisioners: [provisioner] },
+    // Remote management: the provisioners live in the database (the admin API changes them).
+    authority: remote ? { enableAdmin: true, provisioners: [] } : { provisioners: [provisioner] },
     tls: DEFAULT_TLS,
   };
 }
@@ -130,6 +136,39 @@ function rootCrl(root: IssuedCa): string {
   return toPem('X509 CRL', crl);
 }
 
+/** A database that already lists provisioners (another CA's, kept by --force) would not take the new ones. */
+async function checkEmptyStore(dbDir: string): Promise<void> {
+  if (!existsSync(dbDir)) return;
+  const { openSqliteStore } = await import('../../store/sqlite.js');
+  const store = openSqliteStore(dbDir);
+  try {
+    if ((await store.listProvisioners()).length > 0) {
+      throw new CaError('ERR_CA_EXISTS', `the database in ${dbDir} already holds provisioners (of the CA there before)`, {
+        hint: `move ${dbDir} away first, or set $CA_PATH to another directory`,
+      });
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+/** The first provisioner and super admin, in the new database. */
+async function seedStore(dbDir: string, provisioner: JwkProvisionerJson, subject: string, now: Date): Promise<void> {
+  const { openSqliteStore } = await import('../../store/sqlite.js');
+  const store = openSqliteStore(dbDir);
+  try {
+    const id = randomUUID();
+    const seeded = await store.seedProvisioners(
+      [{ id, name: provisioner.name, type: provisioner.type, config: provisioner, createdAt: now }],
+      [{ id: randomUUID(), subject, provisionerId: id, type: 'SUPER_ADMIN', createdAt: now }],
+      { at: now, actor: 'ca init', action: 'provisioner.add', target: provisioner.name, detail: JSON.stringify({ superAdmin: subject }) },
+    );
+    if (!seeded) throw new CaError('ERR_CA_EXISTS', `the database in ${dbDir} already holds provisioners`, { hint: `move ${dbDir} away and run 'ca init' again` });
+  } finally {
+    await store.close();
+  }
+}
+
 export async function initRun(opts: InitOptions, ctx: InitCtx): Promise<void> {
   const layout = caLayout(ctx.caPath);
   if (!opts.force && (existsSync(layout.caConfig) || existsSync(layout.rootCert) || existsSync(layout.rootKey))) {
@@ -139,6 +178,12 @@ export async function initRun(opts: InitOptions, ctx: InitCtx): Promise<void> {
   }
   const provisionerName = opts.provisioner ?? DEFAULT_PROVISIONER;
   if (!provisionerName.trim()) throw new UsageError(`invalid value '' for flag '--provisioner': cannot be empty`);
+  const remote = opts.remoteManagement === true;
+  if (opts.adminSubject !== undefined && !remote) throw new UsageError("'--admin-subject' needs '--remote-management' (the admin is kept in the database)");
+  const adminSubject = opts.adminSubject ?? DEFAULT_ADMIN_SUBJECT;
+  if (!adminSubject.trim()) throw new UsageError(`invalid value '' for flag '--admin-subject': cannot be empty`);
+  // The database must take the first admin: checked before anything is written.
+  if (remote) await checkEmptyStore(layout.dbDir);
   const answers = await gather(opts, ctx);
   const provisionerPassword = opts.provisionerPasswordFile ? await readPasswordFile(opts.provisionerPasswordFile) : answers.password;
 
@@ -154,7 +199,7 @@ export async function initRun(opts: InitOptions, ctx: InitCtx): Promise<void> {
     [layout.rootKey, encryptPrivateKey(root.keyPkcs8, answers.password)],
     [layout.intermediateCert, intermediate.cert.toString('pem') + '\n'],
     [layout.intermediateKey, encryptPrivateKey(intermediate.keyPkcs8, answers.password)],
-    [layout.caConfig, serializeCaConfig(caConfigFor(layout, answers.dns, answers.address, provisioner))],
+    [layout.caConfig, serializeCaConfig(caConfigFor(layout, answers.dns, answers.address, provisioner, remote))],
     [
       layout.defaults,
       `${JSON.stringify(
@@ -168,6 +213,7 @@ export async function initRun(opts: InitOptions, ctx: InitCtx): Promise<void> {
   const hint = `set $CA_PATH to a directory you can write (now ${layout.base})`;
   for (const dir of [layout.base, layout.certsDir, layout.secretsDir, layout.configDir, layout.dbDir]) await makeDirectory(dir, 0o700, { setMode: true, hint });
   for (const [path, content] of files) await writeFileAtomic(path, content, 0o600);
+  if (remote) await seedStore(layout.dbDir, provisioner, adminSubject, ctx.now());
 
   status(ctx.io);
   success(ctx.io, 'Root certificate', layout.rootCert);
@@ -180,6 +226,7 @@ export async function initRun(opts: InitOptions, ctx: InitCtx): Promise<void> {
   success(ctx.io, 'Default configuration', layout.defaults);
   success(ctx.io, 'Certificate Authority configuration', layout.caConfig);
   success(ctx.io, 'Provisioner', provisionerLabel(provisioner));
+  if (remote) success(ctx.io, 'Super admin', `${adminSubject} (provisioner ${provisionerName}, kept in the database)`);
   if (answers.generated) {
     status(ctx.io);
     status(ctx.io, `The password for your CA keys${opts.provisionerPasswordFile ? '' : ' and the provisioner key'} is: ${answers.password}`);
@@ -189,6 +236,9 @@ export async function initRun(opts: InitOptions, ctx: InitCtx): Promise<void> {
   status(ctx.io, 'Your PKI is ready to go. Next, start the CA, and get certificates for services with the provisioner key:');
   status(ctx.io, '  ca serve --password-file FILE');
   status(ctx.io, `  ca certificate localhost localhost.crt localhost.key --provisioner ${provisionerName} --provisioner-password-file FILE`);
+  if (remote) {
+    status(ctx.io, `Remote management is on: provisioners and admins live in the database and change through the running CA's admin API. Log in as admin "${adminSubject}" with the ${provisionerName} provisioner's password when a command asks.`);
+  }
   status(ctx.io, 'To let people in with their single sign-on, add an OIDC provisioner:');
   status(ctx.io, '  ca provisioner add Google --type OIDC --client-id ID --client-secret SECRET \\');
   status(ctx.io, '      --configuration-endpoint https://accounts.google.com/.well-known/openid-configuration');
@@ -206,6 +256,8 @@ export function create(ctx: Ctx, run = initRun): Command {
     .addOption(new Option('--password-file <file>', 'a file holding the password that encrypts the CA keys').env('CA_PASSWORD_FILE'))
     .option('--provisioner <name>', `the name of the first provisioner, a JWK key (default "${DEFAULT_PROVISIONER}")`)
     .option('--provisioner-password-file <file>', "a file holding the password that encrypts the provisioner's key (default: the CA password)")
+    .option('--remote-management', 'manage provisioners and admins on the running CA (its admin API) instead of in ca.json: the first provisioner and a super admin go into the database', false)
+    .option('--admin-subject <subject>', `with --remote-management, the first super admin's name (default "${DEFAULT_ADMIN_SUBJECT}")`)
     .option('-f, --force', 'replace an existing CA in $CA_PATH (its keys are lost)', false)
     .addHelpText(
       'after',
@@ -221,6 +273,10 @@ Examples:
   $ ca init --name Acme --dns localhost --address :8443 --password-file ./pw.txt \\
       --provisioner ops --provisioner-password-file ./ops-pw.txt
 
+  # Remote management (provisioners and admins in the database, changed through the admin API):
+  $ ca init --name Acme --dns ca.acme.internal --address :8443 --password-file ./pw.txt \
+      --remote-management --admin-subject alice@acme.com
+
   # A second CA in another directory:
   $ CA_PATH=/srv/ca ca init --name Lab --dns localhost --address 127.0.0.1:9000 --password-file ./pw.txt`,
     )
@@ -233,6 +289,8 @@ Examples:
           passwordFile: o.passwordFile,
           provisioner: o.provisioner,
           provisionerPasswordFile: o.provisionerPasswordFile,
+          remoteManagement: Boolean(o.remoteManagement),
+          adminSubject: o.adminSubject,
           force: Boolean(o.force),
         },
         ctx,

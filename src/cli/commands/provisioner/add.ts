@@ -5,7 +5,17 @@ import type { Ctx } from '../../context.js';
 import { caConfigOption, caConfigPath, readPasswordFile } from '../../flags.js';
 import { success } from '../../output.js';
 import type { Prompter } from '../../prompter.js';
-import { editCaConfig, effectiveTlsDurations, provisionersOf, readCaConfig, requireCaConfig, type Claims, type ClaimLabel, type ProvisionerJson } from '../../../config/ca-config.js';
+import {
+  editCaConfig,
+  effectiveTlsDurations,
+  provisionersOf,
+  readCaConfig,
+  requireCaConfig,
+  type CaConfigJson,
+  type Claims,
+  type ClaimLabel,
+  type ProvisionerJson,
+} from '../../../config/ca-config.js';
 import {
   checkUncheckedEndpoint,
   checkUniqueName,
@@ -21,7 +31,10 @@ import { checkOidcEndpoint } from '../../../authority/discovery.js';
 import { encryptJwk, generateProvisionerKey, jwkThumbprint, publicJwkOf, readPrivateKeyFile, readPublicKeyFile, type Jwk } from '../../../pki/jwk.js';
 import { provisionerLabel } from '../../../client/provisioners.js';
 import { addClaimFlags, addOidcFlags, changesFromFlags, oidcFlagsGiven, type OidcFlagValues } from './flags.js';
-import { printSaved } from './saved.js';
+import { printRemoteSaved, printSaved } from './saved.js';
+import { adminFlagsFrom, adminSession, addAdminFlags, managementMode, type AdminCtx, type AdminFlags } from '../../admin-login.js';
+import { resolveCaTarget, type CaTargetFlags } from '../../../client/target.js';
+import { toLinked } from '../../../config/linkedca.js';
 
 /** Where a JWK provisioner's key comes from (`add --type JWK`). */
 export interface JwkKeySource {
@@ -128,37 +141,56 @@ async function jwkKeys(k: JwkKeySource, prompter: Prompter): Promise<{ key: Jwk;
   return { key, encryptedKey: await encryptJwk({ ...privateJwk, kid: key.kid }, await fresh()) };
 }
 
-async function addJwk(opts: AddOptions, ctx: AddCtx, label: ClaimLabel): Promise<JwkProvisionerJson> {
-  // Fail on what the file alone can tell (a taken name) before asking for any password.
-  const before = await readCaConfig(opts.configPath);
-  requireCaConfig(before, opts.configPath);
-  checkUniqueName({ type: 'JWK', name: opts.name }, provisionersOf(before));
-  effectiveTlsDurations(newJwkProvisioner(opts.name, { kty: 'EC' }, undefined, { fromAdd: true, changes: opts.changes }).claims, before.authority?.claims, label);
+/** What the CA already has, that a new provisioner is checked against. */
+interface Known {
+  others: ProvisionerJson[];
+  claims: Claims | undefined;
+}
+
+async function newJwk(opts: AddOptions, ctx: AddCtx, label: ClaimLabel, known: Known): Promise<JwkProvisionerJson> {
+  // Fail on what is known already (a taken name, a bad duration) before asking for any password.
+  checkUniqueName({ type: 'JWK', name: opts.name }, known.others);
+  effectiveTlsDurations(newJwkProvisioner(opts.name, { kty: 'EC' }, undefined, { fromAdd: true, changes: opts.changes }).claims, known.claims, label);
   const { key, encryptedKey } = await jwkKeys(opts.jwk, ctx.prompter);
   const provisioner = newJwkProvisioner(opts.name, key, encryptedKey, { fromAdd: true, changes: opts.changes });
-  validateJwkProvisioner(provisioner, provisionersOf(before), before.authority?.claims, label);
+  validateJwkProvisioner(provisioner, known.others, known.claims, label);
   return provisioner;
+}
+
+async function checkEndpoint(oidc: OidcProvisionerJson, opts: AddOptions, ctx: AddCtx): Promise<void> {
+  if (opts.check) await checkOidcEndpoint(oidc.name, oidc.configurationEndpoint, { fetch: ctx.fetch });
+  else checkUncheckedEndpoint(oidc.configurationEndpoint);
+}
+
+/** The check a provisioner of this type must pass against the others (again under the lock). */
+function validatorFor(type: 'JWK' | 'OIDC', label: ClaimLabel): (p: ProvisionerJson, list: ProvisionerJson[], claims: Claims | undefined) => void {
+  return type === 'JWK'
+    ? (p, list, claims) => validateJwkProvisioner(p as JwkProvisionerJson, list, claims, label)
+    : (p, list, claims) => validateOidcProvisioner(p as OidcProvisionerJson, list, claims, label);
+}
+
+async function localConfig(configPath: string): Promise<CaConfigJson> {
+  const config = await readCaConfig(configPath);
+  requireCaConfig(config, configPath);
+  return config;
 }
 
 export async function addRun(opts: AddOptions, ctx: AddCtx): Promise<void> {
   const type = resolveType(opts);
   const label = claimFlagLabel(opts.changes);
   let provisioner: ProvisionerJson;
-  let validate: (p: ProvisionerJson, list: ProvisionerJson[], claims: Claims | undefined) => void;
   if (type === 'JWK') {
-    provisioner = await addJwk(opts, ctx, label);
-    validate = (p, list, claims) => validateJwkProvisioner(p as JwkProvisionerJson, list, claims, label);
+    const before = await localConfig(opts.configPath);
+    provisioner = await newJwk(opts, ctx, label, { others: provisionersOf(before), claims: before.authority?.claims });
   } else {
     const oidc = newOidcProvisioner(opts.name, opts.changes);
     // Fail fast on what the file alone can tell, before touching the network.
-    const before = await readCaConfig(opts.configPath);
-    requireCaConfig(before, opts.configPath);
+    const before = await localConfig(opts.configPath);
     validateOidcProvisioner(oidc, provisionersOf(before), before.authority?.claims, label);
-    if (opts.check) await checkOidcEndpoint(oidc.name, oidc.configurationEndpoint, { fetch: ctx.fetch });
-    else checkUncheckedEndpoint(oidc.configurationEndpoint);
+    await checkEndpoint(oidc, opts, ctx);
     provisioner = oidc;
-    validate = (p, list, claims) => validateOidcProvisioner(p as OidcProvisionerJson, list, claims, label);
   }
+  const validate = validatorFor(type, label);
   await editCaConfig(opts.configPath, (config) => {
     requireCaConfig(config, opts.configPath);
     const list = provisionersOf(config);
@@ -167,6 +199,31 @@ export async function addRun(opts: AddOptions, ctx: AddCtx): Promise<void> {
   });
   if (type === 'JWK') success(ctx.io, 'Provisioner', provisionerLabel(provisioner));
   printSaved(ctx.io, opts.configPath);
+}
+
+/**
+ * The same provisioner added through the CA's admin API: checked here against the CA's public
+ * list (a taken name or client ID fails before any login), then sent as linkedca protojson. It
+ * serves at once; the CA checks it again.
+ */
+export async function addRemoteRun(opts: AddOptions & { admin: AdminFlags & CaTargetFlags }, ctx: AddCtx & AdminCtx): Promise<void> {
+  const type = resolveType(opts);
+  const label = claimFlagLabel(opts.changes);
+  const oidc = type === 'OIDC' ? newOidcProvisioner(opts.name, opts.changes) : undefined;
+  const target = await resolveCaTarget(opts.admin, ctx);
+  const known: Known = { others: await target.client.provisioners(), claims: undefined };
+  let provisioner: ProvisionerJson;
+  if (oidc) {
+    validateOidcProvisioner(oidc, known.others, known.claims, label);
+    await checkEndpoint(oidc, opts, ctx);
+    provisioner = oidc;
+  } else {
+    provisioner = await newJwk(opts, ctx, label, known);
+  }
+  const { admin } = await adminSession(opts.admin, ctx, target);
+  await admin.addProvisioner(toLinked(provisioner));
+  success(ctx.io, 'Provisioner', provisionerLabel(provisioner));
+  printRemoteSaved(ctx.io, target.caUrl, `added provisioner ${provisioner.name}`);
 }
 
 interface AddFlagValues extends OidcFlagValues {
@@ -178,11 +235,11 @@ interface AddFlagValues extends OidcFlagValues {
   caConfig?: string;
 }
 
-export function create(ctx: Ctx, run = addRun): Command {
+export function create(ctx: Ctx, run = addRun, remoteRun = addRemoteRun): Command {
   const cmd = new Command('add')
-    .summary('add a JWK or OIDC provisioner to ca.json')
+    .summary('add a JWK or OIDC provisioner (to ca.json, or to a CA with remote management)')
     .description(
-      `Add a provisioner to the CA configuration, as 'step ca provisioner add' does. An OIDC provisioner lets the users of an identity provider (Google, Okta, Entra ID, Keycloak, ...) get certificates by logging in; its discovery document is fetched first to check the endpoint, unless --no-check. A JWK provisioner is a key: whoever has its password can make tokens ('ca token') and certificates for any name, e.g. for servers and CI jobs; its private key is stored in ca.json encrypted with that password.`,
+      `Add a provisioner to the CA configuration, as 'step ca provisioner add' does. An OIDC provisioner lets the users of an identity provider (Google, Okta, Entra ID, Keycloak, ...) get certificates by logging in; its discovery document is fetched first to check the endpoint, unless --no-check. A JWK provisioner is a key: whoever has its password can make tokens ('ca token') and certificates for any name, e.g. for servers and CI jobs; its private key is stored in ca.json encrypted with that password. On a CA with remote management (authority.enableAdmin in its ca.json, or no ca.json here, or --ca-url without --ca-config) the provisioner is added through the CA's admin API and serves at once; you log in as an admin first unless a kept admin certificate or --admin-cert is at hand.`,
     )
     .argument('<name>', 'the name of the provisioner, shown to users when they pick one')
     .addOption(new Option('--type <type>', 'JWK or OIDC (default: OIDC, or JWK with --create, --public-key or --private-key)'))
@@ -191,8 +248,7 @@ export function create(ctx: Ctx, run = addRun): Command {
     .option('--private-key <file>', 'JWK: the private key, a JWK, PEM or JWE file; stored encrypted with the password')
     .option('--password-file <file>', 'JWK: a file holding the password that encrypts the key (asked twice on a terminal otherwise)');
   addOidcFlags(cmd);
-  addClaimFlags(cmd)
-    .addOption(caConfigOption())
+  addAdminFlags(addClaimFlags(cmd).addOption(caConfigOption()))
     .addHelpText(
       'after',
       `
@@ -216,21 +272,27 @@ Examples:
 
   # Microsoft Entra ID
   $ ca provisioner add Entra --client-id 1a2b... --client-secret ... --tenant-id 72f9... \\
-      --configuration-endpoint https://login.microsoftonline.com/72f9.../v2.0/.well-known/openid-configuration`,
+      --configuration-endpoint https://login.microsoftonline.com/72f9.../v2.0/.well-known/openid-configuration
+
+  # A CA with remote management, from an admin's laptop: log in with the CA's admin provisioner
+  $ ca provisioner add Okta --client-id 0oa... --client-secret ... \\
+      --configuration-endpoint https://acme.okta.com/.well-known/openid-configuration \\
+      --ca-url https://ca.example.com --admin-subject alice@example.com --admin-provisioner authority-admin`,
     )
-    .action(async (name: string, o: AddFlagValues) => {
-      await run(
-        {
-          name,
-          type: o.type,
-          changes: changesFromFlags(o),
-          jwk: { create: Boolean(o.create), publicKey: o.publicKey, privateKey: o.privateKey, passwordFile: o.passwordFile },
-          oidcFlags: oidcFlagsGiven(o as unknown as Record<string, unknown>),
-          check: o.check,
-          configPath: caConfigPath(ctx, o.caConfig),
-        },
-        ctx,
-      );
+    .action(async (name: string, o: AddFlagValues, self: Command) => {
+      const admin = adminFlagsFrom(o as unknown as Record<string, unknown>, self, ctx.env);
+      const mode = await managementMode(admin, ctx);
+      const opts: AddOptions = {
+        name,
+        type: o.type,
+        changes: changesFromFlags(o),
+        jwk: { create: Boolean(o.create), publicKey: o.publicKey, privateKey: o.privateKey, passwordFile: o.passwordFile },
+        oidcFlags: oidcFlagsGiven(o as unknown as Record<string, unknown>),
+        check: o.check,
+        configPath: mode.kind === 'local' ? mode.configPath : caConfigPath(ctx, o.caConfig),
+      };
+      if (mode.kind === 'local') await run(opts, ctx);
+      else await remoteRun({ ...opts, admin }, ctx);
     });
   return cmd;
 }

@@ -8,7 +8,7 @@ import type { ClaimChanges, OidcChanges } from '../../../config/provisioner.js';
  */
 
 /** step's boolean flags: `--disable-renewal` alone is true; `--disable-renewal=false` turns it off again. */
-function parseBool(value: string): boolean {
+export function parseBool(value: string): boolean {
   const word = value.toLowerCase();
   if (['true', '1', 'yes'].includes(word)) return true;
   if (['false', '0', 'no'].includes(word)) return false;

@@ -5,11 +5,13 @@ import { resolveCaTarget } from '../../../client/target.js';
 import { result } from '../../output.js';
 import { provisionersOf, readCaConfig, type ProvisionerJson } from '../../../config/ca-config.js';
 import { isOidc } from '../../../config/provisioner.js';
+import { managementMode } from '../../admin-login.js';
 
 export interface ListOptions {
   json: boolean;
   configPath: string;
-  /** Ask a running CA instead of reading ca.json. */
+  /** Ask a running CA (public GET /provisioners) instead of reading ca.json. */
+  remote?: boolean;
   caUrl?: string;
   root?: string;
 }
@@ -38,7 +40,7 @@ export function formatTable(rows: string[][], tty: boolean): string {
 }
 
 async function load(opts: ListOptions, ctx: Pick<Ctx, 'env' | 'caPath'>): Promise<ProvisionerJson[]> {
-  if (!opts.caUrl) return provisionersOf(await readCaConfig(opts.configPath));
+  if (!opts.remote && !opts.caUrl) return provisionersOf(await readCaConfig(opts.configPath));
   const { client } = await resolveCaTarget({ caUrl: opts.caUrl, root: opts.root }, ctx);
   return client.provisioners();
 }
@@ -51,7 +53,7 @@ export async function listRun(opts: ListOptions, ctx: Pick<Ctx, 'io' | 'env' | '
     return;
   }
   if (list.length === 0) {
-    ctx.io.stderr.write(`No provisioners in ${opts.caUrl ?? opts.configPath}; add one with 'ca provisioner add NAME --type OIDC ...'\n`);
+    ctx.io.stderr.write(`No provisioners in ${opts.remote || opts.caUrl ? (opts.caUrl ?? 'the CA') : opts.configPath}; add one with 'ca provisioner add NAME --type OIDC ...'\n`);
     return;
   }
   const rows = list.map((p) => [p.name, p.type, credential(p), rules(p)]);
@@ -60,16 +62,19 @@ export async function listRun(opts: ListOptions, ctx: Pick<Ctx, 'io' | 'env' | '
 
 export function create(ctx: Ctx, run = listRun): Command {
   return new Command('list')
-    .summary('list the provisioners in ca.json')
+    .summary('list the provisioners (of ca.json, or of a running CA)')
     .description(
-      "List the provisioners of the CA configuration, or of a running CA with --ca-url (or CA_URL). --json prints them exactly as 'step ca provisioner list' does.",
+      "List the provisioners of the CA configuration, or of a running CA with --ca-url (or CA_URL), as its public list shows them; a CA with remote management (authority.enableAdmin in ca.json, or no ca.json here) is asked too. No admin login is needed. --json prints them exactly as 'step ca provisioner list' does.",
     )
     .option('--json', 'print the provisioners as JSON (as stored, secrets included)', false)
     .addOption(caConfigOption())
     .addOption(caUrlOption())
     .addOption(rootOption())
     .addHelpText('after', `\nExamples:\n  $ ca provisioner list\n  $ ca provisioner list --json | jq -r '.[].name'\n  $ ca provisioner list --ca-url https://ca.example.com:8443`)
-    .action(async (o: { json: boolean; caConfig?: string; caUrl?: string; root?: string }) => {
-      await run({ json: Boolean(o.json), configPath: caConfigPath(ctx, o.caConfig), caUrl: o.caUrl, root: o.root }, ctx);
+    .action(async (o: { json: boolean; caConfig?: string; caUrl?: string; root?: string }, self: Command) => {
+      // As before, --ca-url (or CA_URL) asks the CA; so does remote management (managementMode).
+      const mode = await managementMode({ caConfig: o.caConfig, caUrl: o.caUrl, caUrlOnCommandLine: self.getOptionValueSource('caUrl') === 'cli' }, ctx);
+      const configPath = mode.kind === 'local' ? mode.configPath : caConfigPath(ctx, o.caConfig);
+      await run({ json: Boolean(o.json), configPath, remote: mode.kind === 'remote', caUrl: o.caUrl, root: o.root }, ctx);
     });
 }
