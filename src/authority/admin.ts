@@ -130,7 +130,12 @@ export async function authorizeAdmin(req: AdminRequest, ctx: AdminContext): Prom
   const names = certificateNames(leaf);
   const admins = (await ctx.store.listAdmins()).filter((a) => a.provisionerId === provisioner.id);
   const admin = admins.find((a) => a.type === 'SUPER_ADMIN' && names.includes(a.subject)) ?? admins.find((a) => names.includes(a.subject));
-  if (!admin) throw unauthorized(`${names[0] ?? 'the admin certificate'} is not an admin of provisioner "${provisioner.name}"`);
+  if (!admin) {
+    // Every name, not only the CN: an IdP's CN is often an opaque user ID, the email is what the admin knows.
+    const [first, ...others] = [...new Set(names)];
+    const who = first === undefined ? 'the admin certificate' : others.length > 0 ? `${first} (${others.join(', ')})` : first;
+    throw unauthorized(`${who} is not an admin of provisioner "${provisioner.name}"`);
+  }
 
   // Last, so that a refused token stays usable for nothing else anyway: single use.
   const exp = typeof jws.claims.exp === 'number' ? jws.claims.exp : now.getTime() / 1000;

@@ -70,7 +70,7 @@ export function create(ctx: Ctx, run = migrateRun): Command {
   return new Command('migrate')
     .summary('copy the embedded SQLite store into PostgreSQL')
     .description(
-      `Copy what an embedded CA kept (issued certificates, used tokens that have not expired, revocations and the CRL number) from its SQLite store into a PostgreSQL database, creating the tables there, so a CA that started on one machine keeps its history when it moves to replicas. It copies in one transaction and leaves rows that are already there alone, so it can run again to pick up what changed since.
+      `Copy what an embedded CA kept (issued certificates, used tokens that have not expired, revocations, the CRL number and, with remote management, provisioners, admins and the audit log) from its SQLite store into a PostgreSQL database, creating the tables there, so a CA that started on one machine keeps its history when it moves to replicas. It copies in one transaction and leaves rows that are already there alone, so it can run again to pick up what changed since.
 
 The password comes from the URL, PGPASSWORD or ~/.pgpass (PGPASSFILE); it is never printed.`,
     )
