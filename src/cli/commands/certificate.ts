@@ -196,9 +196,14 @@ export async function certificateRun(opts: CertificateOptions, ctx: CertificateC
   const leaf = parseCertificate((parsePem(signed.crt, 'the CA\'s answer')[0] as PemBlock).der);
   status(ctx.io, `The certificate expires at ${leaf.notAfter.toISOString().replace(/\.000Z$/, 'Z')} (${timeLeft(leaf.notAfter.getTime() - ctx.now().getTime())}); to keep it fresh, run:`);
   status(ctx.io, `  ca renew --daemon ${shellWord(opts.crtFile)} ${shellWord(opts.keyFile)}`);
+  const issuedNames = sanValues(leaf);
+  const left = leftOut(names, issuedNames);
+  if (left.length > 0) {
+    // step-ca (unlike `ca serve`, which refuses) silently gives a non-admin the names in the ID token.
+    status(ctx.io, `warning: the CA left out ${left.join(', ')}; the certificate names ${issuedNames.join(', ') || 'nothing'} (a non-admin gets the names in their ID token: ask an admin to make you an admin of the provisioner)`);
+  }
 
   if (opts.json) {
-    const san = findExtension(leaf.extensions, 'subjectAltName');
     result(
       ctx.io,
       JSON.stringify(
@@ -207,7 +212,7 @@ export async function certificateRun(opts: CertificateOptions, ctx: CertificateC
           key: opts.keyFile,
           serial: leaf.serial.toString(10),
           subject: commonName(leaf.subject),
-          sans: (san?.names ?? []).flatMap((n) => ('value' in n && typeof n.value === 'string' ? [n.value] : [])),
+          sans: issuedNames,
           notBefore: leaf.notBefore.toISOString(),
           notAfter: leaf.notAfter.toISOString(),
           provisioner: provisioner?.name ?? (kind === 'jwk' ? String(claims.iss ?? '') : undefined),
@@ -221,6 +226,18 @@ export async function certificateRun(opts: CertificateOptions, ctx: CertificateC
 }
 
 /** The positional arguments: `SUBJECT CRT KEY`, or `CRT KEY` (the subject then comes from the ID token). */
+/** The certificate's subject alternative names as text (DNS, IP, email, URI). */
+function sanValues(leaf: ReturnType<typeof parseCertificate>): string[] {
+  const san = findExtension(leaf.extensions, 'subjectAltName');
+  return (san?.names ?? []).flatMap((n) => ('value' in n && typeof n.value === 'string' ? [n.value] : []));
+}
+
+/** The requested names that the issued certificate does not carry (compared case-insensitively). */
+export function leftOut(requested: RequestNames, issued: readonly string[]): string[] {
+  const have = new Set(issued.map((v) => v.toLowerCase()));
+  return requested.sans.map((n) => n.value).filter((v) => !have.has(v.toLowerCase()));
+}
+
 export function splitArguments(args: (string | undefined)[]): { subject?: string; crtFile: string; keyFile: string } {
   const given = args.filter((a): a is string => a !== undefined);
   if (given.length === 3) return { subject: given[0], crtFile: given[1] as string, keyFile: given[2] as string };

@@ -274,7 +274,7 @@ Examples:
       --provisioner ops --provisioner-password-file ./ops-pw.txt
 
   # Remote management (provisioners and admins in the database, changed through the admin API):
-  $ ca init --name Acme --dns ca.acme.internal --address :8443 --password-file ./pw.txt \
+  $ ca init --name Acme --dns ca.acme.internal --address :8443 --password-file ./pw.txt \\
       --remote-management --admin-subject alice@acme.com
 
   # A second CA in another directory:

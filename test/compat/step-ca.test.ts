@@ -1,0 +1,212 @@
+/**
+ * Compatibility with the real step-ca (Smallstep's Go server, built from Debian's packaged
+ * sources; test/fixtures/step-ca.ts): step-ca runs on the ca.json and keys our `ca init` and
+ * `ca provisioner add` wrote, and our `ca` command line does its whole job against it: JWK and
+ * OIDC certificates, token, renew, rekey, revoke (passive revocation included), and remote
+ * provisioner and admin management through step-ca's admin API, logged in as step-ca's own first
+ * super admin.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { startIdp, type TestIdp } from '../fixtures/idp.js';
+import { buildStepCa, startStepCa, STEP_CA_SOURCES, stepCaVersion, type StepCa } from '../fixtures/step-ca.js';
+import { createCaHome, JWK_PROVISIONER, PROVISIONER, type CaHome } from '../server/helpers.js';
+import { runCli, type CliResult } from '../helpers/run-cli.js';
+import { run } from '../helpers/exec.js';
+import { testdir } from '../helpers/testdir.js';
+import { requireTool, skipWithout } from '../helpers/tools.js';
+
+const skip = skipWithout('go') || skipWithout(STEP_CA_SOURCES);
+
+describe(`our CLI against the real step-ca ${stepCaVersion()}`, { skip, timeout: 300_000 }, () => {
+  let idp: TestIdp;
+  let home: CaHome;
+  let binary: string;
+  let work: Awaited<ReturnType<typeof testdir>>;
+
+  before(async () => {
+    requireTool('go');
+    requireTool(STEP_CA_SOURCES);
+    [idp, binary] = await Promise.all([startIdp(), buildStepCa()]);
+    home = await createCaHome(idp, { jwk: true });
+    work = await testdir();
+    await writeFile(work.path('pw.txt'), await readFile(home.passwordFile));
+  });
+
+  after(async () => {
+    await idp?.close();
+    await home?.cleanup();
+    await work?.cleanup();
+  });
+
+  /** The home's ca.json for step-ca: its own database (bbolt) in `dbDir`, any port, and `edit`. */
+  async function stepCaConfig(name: string, edit: (c: Record<string, unknown>) => void = () => {}): Promise<string> {
+    const config = JSON.parse(await readFile(home.configPath, 'utf8')) as Record<string, unknown>;
+    config.db = { type: 'bbolt', dataSource: work.path(`${name}.db`) };
+    config.address = '127.0.0.1:0';
+    edit(config);
+    const file = work.path(`${name}.json`);
+    await writeFile(file, JSON.stringify(config, null, '\t'));
+    return file;
+  }
+
+  /** Our `ca` on a user's machine bootstrapped to step-ca (its own $CA_PATH), no terminal. */
+  async function bootstrapped(stepCa: StepCa, machine: string): Promise<(args: string[]) => Promise<CliResult>> {
+    const ca = (args: string[]): Promise<CliResult> => runCli(args, { env: { CA_PATH: work.path(machine) }, cwd: work.dir, timeoutMs: 90_000 });
+    const fingerprint = (await home.cli(['fingerprint', home.rootFile])).stdout.trim();
+    const boot = await ca(['bootstrap', '--ca-url', `https://localhost:${stepCa.port}`, '--fingerprint', fingerprint]);
+    assert.equal(boot.code, 0, boot.stderr);
+    return ca;
+  }
+
+  async function text(file: string): Promise<string> {
+    return (await run('openssl', ['x509', '-in', work.path(file), '-noout', '-text'])).stdout;
+  }
+
+  async function serial(file: string): Promise<string> {
+    const out = (await run('openssl', ['x509', '-in', work.path(file), '-noout', '-serial'])).stdout;
+    return BigInt(`0x${out.trim().replace(/^serial=/, '')}`).toString();
+  }
+
+  describe('a CA that keeps its provisioners in ca.json', () => {
+    let stepCa: StepCa;
+    let ca: (args: string[]) => Promise<CliResult>;
+
+    before(async () => {
+      stepCa = await startStepCa(binary, await stepCaConfig('local'), home.passwordFile);
+      ca = await bootstrapped(stepCa, 'user');
+    });
+    after(async () => {
+      await stepCa?.stop();
+    });
+
+    test('step-ca starts on the ca.json, keys and provisioners that ca init and ca provisioner add wrote', async () => {
+      const health = await ca(['health']);
+      assert.equal(health.code, 0, health.stderr);
+      assert.match(health.stdout, /ok/);
+      const list = await ca(['provisioner', 'list']);
+      assert.equal(list.code, 0, list.stderr);
+      assert.match(list.stdout, new RegExp(`^${JWK_PROVISIONER}\\s+JWK`, 'm'));
+      assert.match(list.stdout, new RegExp(`^${PROVISIONER}\\s+OIDC`, 'm'));
+    });
+
+    test('ca certificate with the JWK provisioner (password), then ca renew, ca rekey', async () => {
+      const res = await ca(['certificate', 'localhost', 'srv.crt', 'srv.key', '--provisioner', JWK_PROVISIONER, '--provisioner-password-file', 'pw.txt']);
+      assert.equal(res.code, 0, res.stderr);
+      assert.match(await text('srv.crt'), /DNS:localhost/);
+      await run('openssl', ['verify', '-CAfile', home.rootFile, '-untrusted', home.intermediateFile, work.path('srv.crt')]);
+
+      const before = await serial('srv.crt');
+      const renew = await ca(['renew', 'srv.crt', 'srv.key', '--force']);
+      assert.equal(renew.code, 0, renew.stderr);
+      assert.notEqual(await serial('srv.crt'), before, 'a new serial');
+      assert.match(await text('srv.crt'), /DNS:localhost/);
+
+      const oldKey = await readFile(work.path('srv.key'), 'utf8');
+      const rekey = await ca(['rekey', 'srv.crt', 'srv.key', '--force']);
+      assert.equal(rekey.code, 0, rekey.stderr);
+      assert.notEqual(await readFile(work.path('srv.key'), 'utf8'), oldKey, 'a new key');
+      await run('openssl', ['verify', '-CAfile', home.rootFile, '-untrusted', home.intermediateFile, work.path('srv.crt')]);
+    });
+
+    test('ca token signs a JWK token step-ca accepts for ca certificate --token', async () => {
+      const token = await ca(['token', 'api.internal', '--san', 'api.internal', '--san', '10.0.0.7', '--provisioner', JWK_PROVISIONER, '--password-file', 'pw.txt']);
+      assert.equal(token.code, 0, token.stderr);
+      const res = await ca(['certificate', 'api.internal', 'api.crt', 'api.key', '--token', token.stdout.trim()]);
+      assert.equal(res.code, 0, res.stderr);
+      const cert = await text('api.crt');
+      assert.match(cert, /DNS:api\.internal/);
+      assert.match(cert, /IP Address:10\.0\.0\.7/);
+    });
+
+    test('ca certificate --token with an ID token from the IdP: step-ca checks it against the OIDC provisioner ca provisioner add wrote', async () => {
+      const { idToken } = await idp.login({ username: 'alice', password: 'alice-password', clientId: 'ca-cli' });
+      const res = await ca(['certificate', 'alice@example.com', 'alice.crt', 'alice.key', '--token', idToken]);
+      assert.equal(res.code, 0, res.stderr);
+      assert.match(await text('alice.crt'), /email:alice@example\.com/);
+    });
+
+    test('ca revoke with --cert/--key (mutual TLS), then renew is refused; ca revoke SERIAL with a JWK token', async () => {
+      const res = await ca(['certificate', 'laptop', 'laptop.crt', 'laptop.key', '--provisioner', JWK_PROVISIONER, '--provisioner-password-file', 'pw.txt']);
+      assert.equal(res.code, 0, res.stderr);
+      const revoke = await ca(['revoke', '--cert', 'laptop.crt', '--key', 'laptop.key', '--reason', 'laptop lost']);
+      assert.equal(revoke.code, 0, revoke.stderr);
+      assert.match(revoke.stdout + revoke.stderr, new RegExp(`${await serial('laptop.crt')} has been revoked`));
+      const renew = await ca(['renew', 'laptop.crt', 'laptop.key', '--force']);
+      assert.notEqual(renew.code, 0, 'a revoked certificate does not renew');
+      assert.match(renew.stderr, /401/);
+      assert.doesNotMatch(renew.stderr, /internal error|\n\s+at /);
+
+      await ca(['certificate', 'desktop', 'desktop.crt', 'desktop.key', '--provisioner', JWK_PROVISIONER, '--provisioner-password-file', 'pw.txt']);
+      const number = await serial('desktop.crt');
+      const bySerial = await ca(['revoke', number, '--provisioner', JWK_PROVISIONER, '--password-file', 'pw.txt', '--reasonCode', '4']);
+      assert.equal(bySerial.code, 0, bySerial.stderr);
+      assert.match(bySerial.stdout + bySerial.stderr, new RegExp(`${number} has been revoked`));
+    });
+
+    test('ca crl against a step-ca without a CRL: a clear error, no stack trace', async () => {
+      const res = await ca(['crl']);
+      assert.equal(res.code, 1);
+      assert.match(res.stderr, /does not publish a CRL/);
+      assert.doesNotMatch(res.stderr, /internal error|\n\s+at /);
+    });
+  });
+
+  describe('remote provisioner management through step-ca\'s admin API', () => {
+    let stepCa: StepCa;
+    let ca: (args: string[]) => Promise<CliResult>;
+    const asSuperAdmin = ['--admin-subject', 'step', '--admin-provisioner', 'Admin JWK', '--admin-password-file', 'pw.txt'];
+
+    before(async () => {
+      // enableAdmin: step-ca makes its first provisioner ("Admin JWK", the CA password) and super admin ("step").
+      const config = await stepCaConfig('remote', (c) => ((c.authority as Record<string, unknown>).enableAdmin = true));
+      stepCa = await startStepCa(binary, config, home.passwordFile);
+      ca = await bootstrapped(stepCa, 'admin');
+    });
+    after(async () => {
+      await stepCa?.stop();
+    });
+
+    test('our admin login, then an OIDC provisioner added, made to serve a user at once, given an admin, and removed', async () => {
+      const admins = await ca(['admin', 'list', ...asSuperAdmin]);
+      assert.equal(admins.code, 0, admins.stderr);
+      assert.match(admins.stdout, /^step\s+Admin JWK \(JWK\)\s+SUPER_ADMIN/m);
+
+      const add = await ca(['provisioner', 'add', 'Okta', '--type', 'OIDC', '--client-id', 'ca-cli', '--client-secret', 'ca-cli-secret', '--configuration-endpoint', idp.discoveryUrl]);
+      assert.equal(add.code, 0, add.stderr);
+      assert.match(add.stdout + add.stderr, /added provisioner Okta/);
+
+      // A user gets a certificate from it at once: step-ca was not restarted.
+      const { idToken } = await idp.login({ username: 'alice', password: 'alice-password', clientId: 'ca-cli' });
+      const user = await ca(['certificate', 'alice@example.com', 'a.crt', 'a.key', '--token', idToken]);
+      assert.equal(user.code, 0, user.stderr);
+
+      // A non-admin naming a server: step-ca silently gives the ID token's names instead (ca serve
+      // refuses with a 403), and our CLI says which names the CA left out.
+      const asUser = await ca(['certificate', 'db.internal', 'db.crt', 'db.key', '--token', (await idp.login({ username: 'alice', password: 'alice-password', clientId: 'ca-cli' })).idToken]);
+      assert.equal(asUser.code, 0, asUser.stderr);
+      assert.doesNotMatch(await text('db.crt'), /DNS:db\.internal/);
+      assert.match(asUser.stderr, /warning: the CA left out db\.internal; the certificate names alice@example\.com/);
+      // Made an admin of the provisioner, alice gets the names she asks for.
+      const update = await ca(['provisioner', 'update', 'Okta', '--admin', 'alice@example.com']);
+      assert.equal(update.code, 0, update.stderr);
+      const allowed = await ca(['certificate', 'db.internal', 'db.crt', 'db.key', '--force', '--token', (await idp.login({ username: 'alice', password: 'alice-password', clientId: 'ca-cli' })).idToken]);
+      assert.equal(allowed.code, 0, allowed.stderr);
+      assert.match(await text('db.crt'), /DNS:db\.internal/);
+      assert.doesNotMatch(allowed.stderr, /warning/);
+
+      const addAdmin = await ca(['admin', 'add', 'alice@example.com', 'Okta']);
+      assert.equal(addAdmin.code, 0, addAdmin.stderr);
+      const list = await ca(['admin', 'list']);
+      assert.match(list.stdout, /^alice@example\.com\s+Okta \(OIDC\)\s+ADMIN/m);
+
+      const remove = await ca(['provisioner', 'remove', 'Okta']);
+      assert.equal(remove.code, 0, remove.stderr);
+      const provisioners = await ca(['provisioner', 'list']);
+      assert.doesNotMatch(provisioners.stdout, /Okta/);
+      const gone = await ca(['certificate', 'alice@example.com', 'a2.crt', 'a2.key', '--token', (await idp.login({ username: 'alice', password: 'alice-password', clientId: 'ca-cli' })).idToken]);
+      assert.notEqual(gone.code, 0, 'the removed provisioner no longer serves');
+    });
+  });
+});
