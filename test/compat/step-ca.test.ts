@@ -4,14 +4,15 @@
  * `ca provisioner add` wrote, and our `ca` command line does its whole job against it: JWK and
  * OIDC certificates, token, renew, rekey, revoke (passive revocation included), and remote
  * provisioner and admin management through step-ca's admin API, logged in as step-ca's own first
- * super admin.
+ * super admin. And the other way round: `ca serve` runs a CA home that step's own `ca init` code
+ * made, and serves our CLI from it.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { startIdp, type TestIdp } from '../fixtures/idp.js';
-import { buildStepCa, startStepCa, STEP_CA_SOURCES, stepCaVersion, type StepCa } from '../fixtures/step-ca.js';
-import { createCaHome, JWK_PROVISIONER, PROVISIONER, type CaHome } from '../server/helpers.js';
+import { buildStepCa, startStepCa, STEP_CA_SOURCES, stepCaInit, stepCaVersion, type StepCa } from '../fixtures/step-ca.js';
+import { createCaHome, JWK_PROVISIONER, PROVISIONER, startServe, type CaHome, type Serving } from '../server/helpers.js';
 import { runCli, type CliResult } from '../helpers/run-cli.js';
 import { run } from '../helpers/exec.js';
 import { testdir } from '../helpers/testdir.js';
@@ -207,6 +208,43 @@ describe(`our CLI against the real step-ca ${stepCaVersion()}`, { skip, timeout:
       assert.doesNotMatch(provisioners.stdout, /Okta/);
       const gone = await ca(['certificate', 'alice@example.com', 'a2.crt', 'a2.key', '--token', (await idp.login({ username: 'alice', password: 'alice-password', clientId: 'ca-cli' })).idToken]);
       assert.notEqual(gone.code, 0, 'the removed provisioner no longer serves');
+    });
+  });
+
+  describe('a CA home made by step ca init, served by ca serve', () => {
+    let serving: Serving;
+    let ca: (args: string[]) => Promise<CliResult>;
+    let stepHome: string;
+
+    before(async () => {
+      stepHome = work.path('step-home');
+      await stepCaInit(binary, stepHome, { name: 'Stepped', dns: 'localhost', address: '127.0.0.1:0', passwordFile: work.path('pw.txt') });
+      serving = await startServe({ ...home, caPath: stepHome, configPath: `${stepHome}/config/ca.json`, rootFile: `${stepHome}/certs/root_ca.crt`, env: { CA_PATH: stepHome }, passwordFile: work.path('pw.txt') }, { workers: 1 });
+      ca = (args: string[]) => runCli(args, { env: { CA_PATH: work.path('stepped-user') }, cwd: work.dir, timeoutMs: 90_000 });
+      const fingerprint = (await runCli(['fingerprint', `${stepHome}/certs/root_ca.crt`])).stdout.trim();
+      const boot = await ca(['bootstrap', '--ca-url', `https://localhost:${serving.port}`, '--fingerprint', fingerprint]);
+      assert.equal(boot.code, 0, boot.stderr);
+    });
+    after(async () => {
+      await serving?.stop();
+    });
+
+    test('its JWK provisioner (key encrypted by step) gives a certificate that renews and revokes', async () => {
+      const list = await ca(['provisioner', 'list']);
+      assert.match(list.stdout, /^admin\s+JWK/m);
+      const res = await ca(['certificate', 'svc.internal', 'svc.crt', 'svc.key', '--provisioner', 'admin', '--provisioner-password-file', 'pw.txt']);
+      assert.equal(res.code, 0, res.stderr);
+      const cert = await text('svc.crt');
+      assert.match(cert, /Issuer: O = Stepped, CN = Stepped Intermediate CA/);
+      assert.match(cert, /DNS:svc\.internal/);
+      await run('openssl', ['verify', '-CAfile', `${stepHome}/certs/root_ca.crt`, '-untrusted', `${stepHome}/certs/intermediate_ca.crt`, work.path('svc.crt')]);
+      const renew = await ca(['renew', 'svc.crt', 'svc.key', '--force']);
+      assert.equal(renew.code, 0, renew.stderr);
+      const revoke = await ca(['revoke', '--cert', 'svc.crt', '--key', 'svc.key']);
+      assert.equal(revoke.code, 0, revoke.stderr);
+      const again = await ca(['renew', 'svc.crt', 'svc.key', '--force']);
+      assert.notEqual(again.code, 0);
+      assert.match(again.stderr, /revoked/);
     });
   });
 });
