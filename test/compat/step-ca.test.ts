@@ -5,13 +5,14 @@
  * OIDC certificates, token, renew, rekey, revoke (passive revocation included), and remote
  * provisioner and admin management through step-ca's admin API, logged in as step-ca's own first
  * super admin. And the other way round: `ca serve` runs a CA home that step's own `ca init` code
- * made, and serves our CLI from it.
+ * made, and serves our CLI from it; and step's own admin client (what `step ca admin` and remote
+ * `step ca provisioner` use) manages a `ca serve` with remote management.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { startIdp, type TestIdp } from '../fixtures/idp.js';
-import { buildStepCa, startStepCa, STEP_CA_SOURCES, stepCaInit, stepCaVersion, type StepCa } from '../fixtures/step-ca.js';
+import { buildStepCa, startStepCa, STEP_CA_SOURCES, stepAdminClient, stepCaInit, stepCaVersion, type StepCa } from '../fixtures/step-ca.js';
 import { createCaHome, JWK_PROVISIONER, PROVISIONER, startServe, type CaHome, type Serving } from '../server/helpers.js';
 import { runCli, type CliResult } from '../helpers/run-cli.js';
 import { run } from '../helpers/exec.js';
@@ -245,6 +246,72 @@ describe(`our CLI against the real step-ca ${stepCaVersion()}`, { skip, timeout:
       const again = await ca(['renew', 'svc.crt', 'svc.key', '--force']);
       assert.notEqual(again.code, 0);
       assert.match(again.stderr, /revoked/);
+    });
+  });
+
+  describe('step\'s admin client against ca serve with remote management', () => {
+    let serving: Serving;
+    let caUrl: string;
+    let root: string;
+    let ca: (args: string[]) => Promise<CliResult>;
+
+    before(async () => {
+      const caPath = work.path('remote-home');
+      const init = await runCli(['init', '--name', 'Remote', '--dns', 'localhost', '--address', '127.0.0.1:0', '--password-file', work.path('pw.txt'), '--remote-management'], { env: { CA_PATH: caPath } });
+      assert.equal(init.code, 0, init.stderr);
+      root = `${caPath}/certs/root_ca.crt`;
+      serving = await startServe({ ...home, caPath, configPath: `${caPath}/config/ca.json`, rootFile: root, env: { CA_PATH: caPath }, passwordFile: work.path('pw.txt') }, { workers: 2 });
+      caUrl = `https://localhost:${serving.port}`;
+      ca = (args: string[]) => runCli([...args, '--ca-url', caUrl, '--root', root], { env: { CA_PATH: work.path('remote-user') }, cwd: work.dir, timeoutMs: 90_000 });
+      // The first super admin ("step"), as step's admin login gets it: a certificate from the JWK provisioner.
+      const cert = await ca(['certificate', 'step', 'step-admin.crt', 'step-admin.key', '--provisioner', JWK_PROVISIONER, '--provisioner-password-file', 'pw.txt']);
+      assert.equal(cert.code, 0, cert.stderr);
+    });
+    after(async () => {
+      await serving?.stop();
+    });
+
+    test('lists, adds an OIDC provisioner that serves at once, makes admins, and removes, all through step\'s client', async () => {
+      const as = { caUrl, root, cert: work.path('step-admin.crt'), key: work.path('step-admin.key') };
+      const step = (op: string, ...args: string[]) => stepAdminClient(binary, as, op, ...args);
+      const admins = await step('list-admins');
+      assert.equal(admins.code, 0, admins.stderr);
+      assert.match(String(admins.result), /^step SUPER_ADMIN /);
+
+      const add = await step('add-oidc', 'Okta', 'ca-cli', 'ca-cli-secret', idp.discoveryUrl);
+      assert.equal(add.code, 0, add.stderr);
+      assert.deepEqual((await step('list-provisioners')).result, [`${JWK_PROVISIONER} JWK`, 'Okta OIDC']);
+      const login = async () => (await idp.login({ username: 'alice', password: 'alice-password', clientId: 'ca-cli' })).idToken;
+      const user = await ca(['certificate', 'alice@example.com', 'r-alice.crt', 'r-alice.key', '--token', await login()]);
+      assert.equal(user.code, 0, user.stderr);
+
+      const set = await step('set-oidc-admins', 'Okta', 'alice@example.com');
+      assert.equal(set.code, 0, set.stderr);
+      const anyName = await ca(['certificate', 'cache.internal', 'r-cache.crt', 'r-cache.key', '--token', await login()]);
+      assert.equal(anyName.code, 0, anyName.stderr);
+      assert.match(await text('r-cache.crt'), /DNS:cache\.internal/);
+
+      const carol = await step('add-admin', 'carol@example.com', 'Okta', 'ADMIN');
+      assert.equal(carol.code, 0, carol.stderr);
+      const id = (carol.result as { id: string }).id;
+      const promoted = await step('update-admin', id, 'SUPER_ADMIN');
+      assert.equal((promoted.result as { type: string }).type, 'SUPER_ADMIN');
+      assert.equal((await step('remove-admin', id)).code, 0);
+      assert.doesNotMatch(String((await step('list-admins')).result), /carol/);
+
+      const remove = await step('remove-provisioner', 'Okta');
+      assert.equal(remove.code, 0, remove.stderr);
+      assert.deepEqual((await step('list-provisioners')).result, [`${JWK_PROVISIONER} JWK`]);
+      const gone = await ca(['certificate', 'alice@example.com', 'r-gone.crt', 'r-gone.key', '--token', await login()]);
+      assert.notEqual(gone.code, 0, 'the removed provisioner no longer serves');
+    });
+
+    test('step\'s client with a certificate that is not an admin\'s is refused with a reason', async () => {
+      const cert = await ca(['certificate', 'mallory', 'mallory.crt', 'mallory.key', '--provisioner', JWK_PROVISIONER, '--provisioner-password-file', 'pw.txt']);
+      assert.equal(cert.code, 0, cert.stderr);
+      const res = await stepAdminClient(binary, { caUrl, root, cert: work.path('mallory.crt'), key: work.path('mallory.key') }, 'add-oidc', 'Evil', 'x', 'y', idp.discoveryUrl);
+      assert.notEqual(res.code, 0);
+      assert.match(res.stderr, /mallory.*not an admin|not an admin.*mallory/i);
     });
   });
 });
