@@ -5,14 +5,15 @@
  * OIDC certificates, token, renew, rekey, revoke (passive revocation included), and remote
  * provisioner and admin management through step-ca's admin API, logged in as step-ca's own first
  * super admin. And the other way round: `ca serve` runs a CA home that step's own `ca init` code
- * made, and serves our CLI from it; and step's own admin client (what `step ca admin` and remote
- * `step ca provisioner` use) manages a `ca serve` with remote management.
+ * made, and serves our CLI from it; step's own API client (what `step ca certificate|renew|revoke`
+ * use) gets, renews and revokes certificates from `ca serve`; and step's own admin client (what
+ * `step ca admin` and remote `step ca provisioner` use) manages a `ca serve` with remote management.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { startIdp, type TestIdp } from '../fixtures/idp.js';
-import { buildStepCa, startStepCa, STEP_CA_SOURCES, stepAdminClient, stepCaInit, stepCaVersion, type StepCa } from '../fixtures/step-ca.js';
+import { buildStepCa, startStepCa, STEP_CA_SOURCES, stepAdminClient, stepCaInit, stepClient, stepCaVersion, type StepCa } from '../fixtures/step-ca.js';
 import { createCaHome, JWK_PROVISIONER, PROVISIONER, startServe, type CaHome, type Serving } from '../server/helpers.js';
 import { runCli, type CliResult } from '../helpers/run-cli.js';
 import { run } from '../helpers/exec.js';
@@ -312,6 +313,62 @@ describe(`our CLI against the real step-ca ${stepCaVersion()}`, { skip, timeout:
       const res = await stepAdminClient(binary, { caUrl, root, cert: work.path('mallory.crt'), key: work.path('mallory.key') }, 'add-oidc', 'Evil', 'x', 'y', idp.discoveryUrl);
       assert.notEqual(res.code, 0);
       assert.match(res.stderr, /mallory.*not an admin|not an admin.*mallory/i);
+    });
+  });
+
+  describe('step\'s API client against ca serve', () => {
+    let serving: Serving;
+    let as: { caUrl: string; root: string };
+    const step = (op: string, ...args: string[]) => stepClient(binary, as, op, ...args);
+    const ours = (args: string[]) => home.cli([...args, '--ca-url', as.caUrl, '--root', home.rootFile]);
+
+    before(async () => {
+      serving = await startServe(home, { workers: 2 });
+      as = { caUrl: `https://localhost:${serving.port}`, root: home.rootFile };
+    });
+    after(async () => {
+      await serving?.stop();
+    });
+
+    test('health, roots and the provisioner list read as step reads them', async () => {
+      assert.equal((await step('health')).result, 'ok');
+      assert.equal((await step('roots')).result, 1);
+      assert.deepEqual((await step('provisioners')).result, [`${JWK_PROVISIONER} JWK`, `${PROVISIONER} OIDC`]);
+    });
+
+    test('sign with a JWK token and with an ID token, renew over mutual TLS', async () => {
+      const token = (await ours(['token', 'svc.internal', '--san', 'svc.internal', '--provisioner', JWK_PROVISIONER, '--password-file', work.path('pw.txt')])).stdout.trim();
+      const signed = await step('sign', token, work.path('s-svc.crt'), work.path('s-svc.key'));
+      assert.equal(signed.code, 0, signed.stderr);
+      assert.deepEqual((signed.result as { dns: string[] }).dns, ['svc.internal']);
+      assert.equal((signed.result as { chain: number }).chain, 2, 'leaf and intermediate in certChain');
+      const renewed = await step('renew', work.path('s-svc.crt'), work.path('s-svc.key'));
+      assert.equal(renewed.code, 0, renewed.stderr);
+      assert.notEqual((renewed.result as { serial: string }).serial, (signed.result as { serial: string }).serial);
+
+      const { idToken } = await idp.login({ username: 'alice', password: 'alice-password', clientId: 'ca-cli' });
+      const user = await step('sign', idToken, work.path('s-alice.crt'), work.path('s-alice.key'));
+      assert.equal(user.code, 0, user.stderr);
+      assert.deepEqual((user.result as { emails: string[] }).emails, ['alice@example.com']);
+    });
+
+    test('revoke by serial with a revoke token and by mutual TLS; then renewal is refused, saying why', async () => {
+      const t1 = (await ours(['token', 'one', '--provisioner', JWK_PROVISIONER, '--password-file', work.path('pw.txt')])).stdout.trim();
+      const one = await step('sign', t1, work.path('s-one.crt'), work.path('s-one.key'));
+      const serialOne = (one.result as { serial: string }).serial;
+      const rt = (await ours(['token', serialOne, '--revoke', '--provisioner', JWK_PROVISIONER, '--password-file', work.path('pw.txt')])).stdout.trim();
+      const revoked = await step('revoke', serialOne, rt, '1', 'key compromise');
+      assert.equal(revoked.code, 0, revoked.stderr);
+      const refused = await step('renew', work.path('s-one.crt'), work.path('s-one.key'));
+      assert.notEqual(refused.code, 0);
+      assert.match(refused.stderr, new RegExp(`certificate ${serialOne} was revoked .*keyCompromise`));
+
+      const t2 = (await ours(['token', 'two', '--provisioner', JWK_PROVISIONER, '--password-file', work.path('pw.txt')])).stdout.trim();
+      await step('sign', t2, work.path('s-two.crt'), work.path('s-two.key'));
+      const self = await step('revoke-mtls', work.path('s-two.crt'), work.path('s-two.key'));
+      assert.equal(self.code, 0, self.stderr);
+      const again = await step('renew', work.path('s-two.crt'), work.path('s-two.key'));
+      assert.match(again.stderr, /was revoked/);
     });
   });
 });
