@@ -1,9 +1,8 @@
 /**
  * The embedded store: one SQLite file, `<dataSource>/ca.sqlite`, opened by every server process
  * (one per core) through its own connection. WAL lets readers and one writer work at once, and
- * writers queue for the write lock (a group commit retries on a timer rather than sleep in
- * SQLite's busy handler); every write is a single statement, so SQLite's own locking is all the
- * coordination the processes need.
+ * the busy timeout makes writers queue instead of failing; every write is a single statement, so
+ * SQLite's own locking is all the coordination the processes need.
  *
  * Writes arriving in the same turn of the event loop share one transaction (group commit): a
  * commit costs several times a row, and under load many requests reach the store together. Each
@@ -26,9 +25,6 @@ export const SQLITE_FILE = 'ca.sqlite';
 
 /** How long a writer waits for another process's write before giving up (ms). */
 const BUSY_TIMEOUT_MS = 5_000;
-
-/** How soon a group commit that found the write lock taken tries again (ms): about one other commit. */
-const BUSY_RETRY_MS = 1;
 
 /** How often watchers look for other processes' changes (ms). */
 export const SQLITE_CHANGE_POLL_MS = 250;
@@ -240,11 +236,7 @@ class SqliteStore implements Store {
   private readonly bumpCrlNumber: Database.Statement<[], { number: number | bigint }>;
   private lastSweep = -Infinity;
   private pending: PendingWrite[] = [];
-  private readonly commitPending: (blocking?: boolean) => void;
-  /** A commit waiting for another process's write lock to come free (see commitPending). */
-  private retryTimer: NodeJS.Timeout | undefined;
-  /** When the pending batch first found the write lock taken. */
-  private busySince: number | undefined;
+  private readonly commitPending: () => void;
   /** Token and certificate together; nested in the group commit, so a failure undoes both (a savepoint). */
   private readonly useTokenAndRecord: (tokenId: string, expiresMs: number, nowMs: number, cert: IssuedCertificate) => boolean;
   private readonly bumpChange: Database.Statement<[string, string, number], { version: number }>;
@@ -290,67 +282,25 @@ class SqliteStore implements Store {
       this.insertCertificateRow(cert);
       return true;
     });
-    const begin = db.prepare('BEGIN IMMEDIATE');
-    const commit = db.prepare('COMMIT');
-    const rollback = db.prepare('ROLLBACK');
-    const noWait = db.prepare('PRAGMA busy_timeout = 0');
-    const wait = db.prepare(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    /**
-     * IMMEDIATE takes the write lock before the first statement: no lock upgrade to fail midway.
-     * When another process holds it (its commit is waiting for its fsync), SQLite's busy handler
-     * would put this whole process to sleep, 1, 2, 5 ms and more, with every request on it; so
-     * the group commit asks without waiting and tries again on a timer, the event loop keeps
-     * serving meanwhile, and what arrives in the meantime joins the batch. `blocking` (closing)
-     * waits as SQLite would.
-     */
-    this.commitPending = (blocking = false) => {
-      this.retryTimer = undefined;
+    const commit = db.transaction((writes: PendingWrite[]) => writes.map(attempt));
+    // IMMEDIATE takes the write lock before the first statement: no lock upgrade to fail midway.
+    this.commitPending = () => {
       const writes = this.pending;
+      this.pending = [];
       if (writes.length === 0) return;
-      try {
-        if (blocking) {
-          begin.run();
-        } else {
-          noWait.get();
-          try {
-            begin.run();
-          } finally {
-            wait.get();
-          }
-        }
-      } catch (err) {
-        if (!blocking && isBusy(err)) {
-          this.busySince ??= Date.now();
-          if (Date.now() - this.busySince < BUSY_TIMEOUT_MS) {
-            this.retryTimer = setTimeout(this.commitPending, BUSY_RETRY_MS);
-            return;
-          }
-        }
-        this.settle(writes, undefined, err);
-        return;
-      }
       let outcomes: Outcome[];
       try {
-        outcomes = writes.map(attempt);
-        commit.run();
+        outcomes = commit.immediate(writes);
       } catch (err) {
-        if (db.inTransaction) rollback.run();
-        this.settle(writes, undefined, err);
+        for (const w of writes) w.reject(this.failure(err));
         return;
       }
-      this.settle(writes, outcomes);
+      writes.forEach((w, i) => {
+        const outcome = outcomes[i]!;
+        if (outcome.ok) w.resolve(outcome.value);
+        else w.reject(this.failure(outcome.error));
+      });
     };
-  }
-
-  /** Answer a batch's writers, once it is committed (`outcomes`) or failed (`error`). */
-  private settle(writes: PendingWrite[], outcomes: Outcome[] | undefined, error?: unknown): void {
-    this.pending = [];
-    this.busySince = undefined;
-    writes.forEach((w, i) => {
-      const outcome = outcomes?.[i];
-      if (outcome?.ok) w.resolve(outcome.value);
-      else w.reject(this.failure(outcome ? outcome.error : error));
-    });
   }
 
   async recordCertificate(cert: IssuedCertificate): Promise<void> {
@@ -636,8 +586,7 @@ class SqliteStore implements Store {
 
   async close(): Promise<void> {
     clearInterval(this.pollTimer);
-    clearTimeout(this.retryTimer);
-    if (this.pending.length > 0) this.commitPending(true);
+    if (this.pending.length > 0) this.commitPending();
     if (this.db.open) this.db.close();
   }
 
@@ -645,7 +594,7 @@ class SqliteStore implements Store {
   private write<T>(run: () => T): Promise<T> {
     if (!this.db.open) return Promise.reject(this.failure(new Error('the store is closed')));
     return new Promise<T>((resolve, reject) => {
-      if (this.pending.length === 0) setImmediate(this.commitPending, false);
+      if (this.pending.length === 0) setImmediate(this.commitPending);
       this.pending.push({ run, resolve: resolve as (value: unknown) => void, reject });
     });
   }
@@ -653,7 +602,8 @@ class SqliteStore implements Store {
   private failure(err: unknown, status?: number): CaError {
     // A rule a store method enforces (a duplicate name, the last super admin) is the caller's answer.
     if (err instanceof CaError) return err;
-    const busy = isBusy(err);
+    const code = (err as { code?: string }).code ?? '';
+    const busy = code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED');
     return new CaError('ERR_INTERNAL', `${busy ? 'the database is busy' : 'cannot write to the database'} ${this.path}: ${describe(err)}`, {
       status: status ?? (busy ? 503 : 500),
       cause: err,
@@ -666,11 +616,6 @@ class SeedRace extends CaError {
   constructor() {
     super('ERR_INTERNAL', 'the store already has provisioners');
   }
-}
-
-function isBusy(err: unknown): boolean {
-  const code = (err as { code?: string }).code ?? '';
-  return code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED');
 }
 
 /** Run one write inside the shared transaction; a failing statement is undone alone and reported to its caller. */
