@@ -86,6 +86,15 @@ describe('parseCsr', () => {
     await refused(toPem('CERTIFICATE REQUEST', der), /^invalid csr: the signature does not verify/);
   });
 
+  test('refuses an EC key whose point is not on its curve, before checking the signature', async () => {
+    const pem = await opensslCsr(ec('P-256'));
+    const der = Buffer.from(parsePem(pem, 'csr')[0]!.der);
+    // The uncompressed point: 0x04 after the BIT STRING's "03 42 00" header; change its last byte.
+    const point = der.indexOf(Buffer.from([0x03, 0x42, 0x00, 0x04])) + 3;
+    der[point + 64]! ^= 0x01;
+    await refused(toPem('CERTIFICATE REQUEST', der), /^invalid csr: malformed public key/);
+  });
+
   test('refuses weak or unknown keys, naming the key and what is allowed', async () => {
     const allowed = /this CA accepts EC P-256, P-384 or P-521, RSA of 2048 bits or more, or Ed25519$/;
     await refused(await opensslCsr(['rsa:1024']), /^the certificate request's key is RSA 1024 bits; /);
