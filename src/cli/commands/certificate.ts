@@ -14,7 +14,8 @@ import { checkTokenProvisioner, isJwkProvisioner, readGivenToken, type GivenToke
 import { classifyName, createKeyAndRequest, keySpecFromFlags, oidcRequestNames, type RequestNames, type TokenIdentity } from '../../pki/request.js';
 import { findExtension } from '../../pki/inspect/extensions.js';
 import { parseCertificate } from '../../pki/inspect/model.js';
-import { commonName } from '../../pki/inspect/names.js';
+import { commonName, ipString } from '../../pki/inspect/names.js';
+import { ipAddressBytes } from '../../pki/certificate.js';
 import { parsePem, type PemBlock } from '../../pki/pem.js';
 import { missingError, pickProvisioner, planToken, tokenFrom, type Missing, type TokenCtx, type TokenPlan, type TokenRequest } from '../token-flow.js';
 
@@ -232,10 +233,11 @@ function sanValues(leaf: ReturnType<typeof parseCertificate>): string[] {
   return (san?.names ?? []).flatMap((n) => ('value' in n && typeof n.value === 'string' ? [n.value] : []));
 }
 
-/** The requested names that the issued certificate does not carry (compared case-insensitively). */
+/** The requested names that the issued certificate does not carry (case-insensitive; IPs in the certificate's spelling). */
 export function leftOut(requested: RequestNames, issued: readonly string[]): string[] {
   const have = new Set(issued.map((v) => v.toLowerCase()));
-  return requested.sans.map((n) => n.value).filter((v) => !have.has(v.toLowerCase()));
+  const spelled = (n: RequestNames['sans'][number]): string => (n.type === 'ip' ? ipString(ipAddressBytes(n.value)) : n.value).toLowerCase();
+  return requested.sans.filter((n) => !have.has(spelled(n))).map((n) => n.value);
 }
 
 export function splitArguments(args: (string | undefined)[]): { subject?: string; crtFile: string; keyFile: string } {
