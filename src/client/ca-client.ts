@@ -49,6 +49,8 @@ export function refusalHint(status: number, message: string, requestId: string |
   if (status === 401) {
     if (m.includes('already used')) return 'a token works once: make a new one (ca token ...) or log in again';
     if (/expired|"exp"|\bexp\b|not valid yet|"nbf"|issued before/.test(m)) return "get a new token (ca token, or log in again) and check this machine's clock";
+    // step's wording for a token whose provisioner the CA does not have (removed, or another CA's).
+    if (m.includes('provisioner not found')) return "no provisioner of this CA takes this token (removed, or the token is another CA's): see 'ca provisioner list --ca-url URL'";
     if (/audience|\baud\b/.test(m)) return 'the token was made for another CA address: make it with --ca-url set to this CA';
     if (/fingerprint|"sha"|\bsha\b/.test(m)) return 'the token names another root: make it with --root set to this CA\'s root certificate';
     if (m.includes('provisioner')) return "check --provisioner against 'ca provisioner list --ca-url URL'";

@@ -76,6 +76,7 @@ test("a refusal is one line, with a hint for the rule that failed", async () => 
   assert.match(refusalHint(401, generic, 'abc') ?? '', /request id abc/, "step-ca's generic 401 points at the CA's log line");
   assert.match(refusalHint(401, 'token expired at 2026-01-01T00:00:00Z', null) ?? '', /get a new token/);
   assert.match(refusalHint(401, 'invalid token audience (aud)', null) ?? '', /--ca-url/);
+  assert.match(refusalHint(401, 'The request lacked necessary authorization to be completed: provisioner not found or invalid audience (iss "https://idp", azp null, aud "ca-cli").', null) ?? '', /no provisioner of this CA takes this token .*ca provisioner list/);
   assert.match(refusalHint(403, 'The request was forbidden by the certificate authority: requested duration of 48h0m0s is more than the authorized maximum certificate duration of 24h1m0s.', null) ?? '', /--not-after/);
   assert.match(refusalHint(403, 'certificate request does not contain the valid DNS names - got [evil.com], want [localhost]', null) ?? '', /--san/);
 });

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { CaError } from '../../src/errors.js';
 import { parseCsr } from '../../src/pki/csr.js';
@@ -93,6 +96,19 @@ describe('parseCsr', () => {
     const point = der.indexOf(Buffer.from([0x03, 0x42, 0x00, 0x04])) + 3;
     der[point + 64]! ^= 0x01;
     await refused(toPem('CERTIFICATE REQUEST', der), /^invalid csr: malformed public key/);
+  });
+
+  test('refuses an EC key in compressed form', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'csr-'));
+    try {
+      const sh = (args: string[]) => new Promise<string>((resolve, reject) => execFile('openssl', args, { encoding: 'utf8' }, (err, out, stderr) => (err ? reject(new Error(stderr)) : resolve(out))));
+      await sh(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', join(dir, 'k.pem')]);
+      await sh(['ec', '-in', join(dir, 'k.pem'), '-conv_form', 'compressed', '-out', join(dir, 'c.pem')]);
+      const pem = await sh(['req', '-new', '-key', join(dir, 'c.pem'), '-subj', '/CN=alice@example.com']);
+      await refused(pem, /not a point in uncompressed form/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   test('refuses weak or unknown keys, naming the key and what is allowed', async () => {

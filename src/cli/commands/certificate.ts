@@ -226,7 +226,6 @@ export async function certificateRun(opts: CertificateOptions, ctx: CertificateC
   }
 }
 
-/** The positional arguments: `SUBJECT CRT KEY`, or `CRT KEY` (the subject then comes from the ID token). */
 /** The certificate's subject alternative names as text (DNS, IP, email, URI). */
 function sanValues(leaf: ReturnType<typeof parseCertificate>): string[] {
   const san = findExtension(leaf.extensions, 'subjectAltName');
@@ -240,6 +239,7 @@ export function leftOut(requested: RequestNames, issued: readonly string[]): str
   return requested.sans.filter((n) => !have.has(spelled(n))).map((n) => n.value);
 }
 
+/** The positional arguments: `SUBJECT CRT KEY`, or `CRT KEY` (the subject then comes from the ID token). */
 export function splitArguments(args: (string | undefined)[]): { subject?: string; crtFile: string; keyFile: string } {
   const given = args.filter((a): a is string => a !== undefined);
   if (given.length === 3) return { subject: given[0], crtFile: given[1] as string, keyFile: given[2] as string };
