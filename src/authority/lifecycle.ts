@@ -10,7 +10,7 @@ import { REASON_NAMES } from '../pki/crl.js';
 import { parseSerial } from '../pki/revocation.js';
 import { parseCsr } from '../pki/csr.js';
 import { DerError } from '../pki/der.js';
-import { findExtension } from '../pki/inspect/extensions.js';
+import { findExtension, subjectAltNameValues } from '../pki/inspect/extensions.js';
 import { parseCertificate, type CertificateModel } from '../pki/inspect/model.js';
 import { commonName, nameText } from '../pki/inspect/names.js';
 import { verifiesWith } from '../pki/inspect/verify.js';
@@ -95,7 +95,7 @@ export async function renewCertificate(peer: PeerCertificate, csrPem: string | u
   const notAfter = new Date(notBefore.getTime() + lifetime);
   const leaf = reissueLeaf(ctx.ca, cert, { notBefore, notAfter, newKey: csr && { spki: csr.spki, publicKeyBits: csr.publicKeyBits } });
   const subject = nameText(cert.subject);
-  const sans = [...(findExtension(cert.extensions, 'subjectAltName')?.names ?? [])].flatMap((n) => ('value' in n && typeof n.value === 'string' ? [n.value] : []));
+  const sans = subjectAltNameValues(cert.extensions);
   const recorded = await ctx.store.renewCertificate(serial, { serial: leaf.serial, subject, sans, provisioner: name, notBefore, notAfter, pem: leaf.pem });
   // A revocation that landed while this one was being signed wins.
   if (!recorded.ok) throw unauthorized(`cannot ${op}: ${describeRevocation(recorded.revoked)}`);

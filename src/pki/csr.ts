@@ -176,12 +176,10 @@ function namedCurve(spki: Uint8Array): string | undefined {
 async function loadPublicKey(spki: Uint8Array, bits: Uint8Array, key: RequestKey): Promise<KeyObject> {
   try {
     if (key.kind === 'ec') {
-      // Only an uncompressed point (0x04 || X || Y): the raw import would also take compressed
-      // and hybrid forms, which we do not accept. The import refuses a point off the curve,
-      // which on these prime-order curves is every invalid key; a KeyObject from a JWK costs
-      // ~20% more per request (OpenSSL's full check multiplies the point by the order).
-      const size = { 'P-256': 32, 'P-384': 48, 'P-521': 66 }[key.curve];
-      if (bits[0] !== 0x04 || bits.length !== 1 + 2 * size) throw new Error('not an uncompressed EC point');
+      // Only an uncompressed point of the curve's length gets here (acceptedKey refuses the
+      // compressed and hybrid forms the raw import would also take). The import refuses a point
+      // off the curve, which on these prime-order curves is every invalid key; a KeyObject from a
+      // JWK costs ~20% more per request (OpenSSL's full check multiplies the point by the order).
       const imported = await webcrypto.subtle.importKey('raw', bits, { name: 'ECDSA', namedCurve: key.curve }, false, ['verify']);
       return KeyObject.from(imported);
     }

@@ -12,7 +12,7 @@ import { resolveCaTarget, type CaTarget } from '../../client/target.js';
 import { chainPem, type RemoteProvisioner } from '../../client/ca-client.js';
 import { checkTokenProvisioner, isJwkProvisioner, readGivenToken, type GivenToken } from '../../client/provisioners.js';
 import { classifyName, createKeyAndRequest, keySpecFromFlags, oidcRequestNames, type RequestNames, type TokenIdentity } from '../../pki/request.js';
-import { findExtension } from '../../pki/inspect/extensions.js';
+import { subjectAltNameValues } from '../../pki/inspect/extensions.js';
 import { parseCertificate } from '../../pki/inspect/model.js';
 import { commonName, ipString } from '../../pki/inspect/names.js';
 import { ipAddressBytes } from '../../pki/certificate.js';
@@ -197,7 +197,7 @@ export async function certificateRun(opts: CertificateOptions, ctx: CertificateC
   const leaf = parseCertificate((parsePem(signed.crt, 'the CA\'s answer')[0] as PemBlock).der);
   status(ctx.io, `The certificate expires at ${leaf.notAfter.toISOString().replace(/\.000Z$/, 'Z')} (${timeLeft(leaf.notAfter.getTime() - ctx.now().getTime())}); to keep it fresh, run:`);
   status(ctx.io, `  ca renew --daemon ${shellWord(opts.crtFile)} ${shellWord(opts.keyFile)}`);
-  const issuedNames = sanValues(leaf);
+  const issuedNames = subjectAltNameValues(leaf.extensions);
   const left = leftOut(names, issuedNames);
   if (left.length > 0) {
     // step-ca (unlike `ca serve`, which refuses) silently gives a non-admin the names in the ID token.
@@ -224,12 +224,6 @@ export async function certificateRun(opts: CertificateOptions, ctx: CertificateC
       ),
     );
   }
-}
-
-/** The certificate's subject alternative names as text (DNS, IP, email, URI). */
-function sanValues(leaf: ReturnType<typeof parseCertificate>): string[] {
-  const san = findExtension(leaf.extensions, 'subjectAltName');
-  return (san?.names ?? []).flatMap((n) => ('value' in n && typeof n.value === 'string' ? [n.value] : []));
 }
 
 /** The requested names that the issued certificate does not carry (case-insensitive; IPs in the certificate's spelling). */

@@ -183,6 +183,12 @@ export function findExtension<K extends DecodedExtension['kind']>(
   return extensions.find((e) => e.decoded.kind === kind)?.decoded as Extract<DecodedExtension, { kind: K }> | undefined;
 }
 
+/** The subject alternative names as text (DNS, email, IP, URI), in the certificate's order. */
+export function subjectAltNameValues(extensions: CertificateExtension[]): string[] {
+  const names = findExtension(extensions, 'subjectAltName')?.names ?? [];
+  return names.flatMap((n) => ('value' in n && typeof n.value === 'string' ? [n.value] : []));
+}
+
 /** The names of the key usage bits set in `bits`, in RFC order. */
 export function keyUsageNames(bits: number): string[] {
   return KEY_USAGE_NAMES.filter((_, i) => bits & (1 << i));
