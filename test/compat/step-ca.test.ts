@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { startIdp, type TestIdp } from '../fixtures/idp.js';
 import { buildStepCa, startStepCa, STEP_CA_SOURCES, stepAdminClient, stepCaInit, stepClient, stepCaVersion, type StepCa } from '../fixtures/step-ca.js';
-import { createCaHome, JWK_PROVISIONER, PROVISIONER, startServe, type CaHome, type Serving } from '../server/helpers.js';
+import { caHomeAt, createCaHome, JWK_PROVISIONER, PROVISIONER, startServe, type CaHome, type Serving } from '../server/helpers.js';
 import { runCli, type CliResult } from '../helpers/run-cli.js';
 import { run } from '../helpers/exec.js';
 import { testdir } from '../helpers/testdir.js';
@@ -55,12 +55,6 @@ describe(`our CLI against the real step-ca ${stepCaVersion()}`, { skip, timeout:
     await work?.cleanup();
   });
 
-  /** A CA home at `caPath` (made by ca init or step's init) for startServe, with the test's password file. */
-  async function homeAt(caPath: string): Promise<CaHome> {
-    const rootFile = `${caPath}/certs/root_ca.crt`;
-    return { ...home, caPath, configPath: `${caPath}/config/ca.json`, rootFile, intermediateFile: `${caPath}/certs/intermediate_ca.crt`, rootPem: await readFile(rootFile, 'utf8'), env: { CA_PATH: caPath }, passwordFile: work.path('pw.txt') };
-  }
-
   /** The home's ca.json for step-ca: its own database (bbolt) in `dbDir`, any port, and `edit`. */
   async function stepCaConfig(name: string, edit: (c: Record<string, unknown>) => void = () => {}): Promise<string> {
     const config = JSON.parse(await readFile(home.configPath, 'utf8')) as Record<string, unknown>;
@@ -72,13 +66,23 @@ describe(`our CLI against the real step-ca ${stepCaVersion()}`, { skip, timeout:
     return file;
   }
 
-  /** Our `ca` on a user's machine bootstrapped to step-ca (its own $CA_PATH), no terminal. */
-  async function bootstrapped(stepCa: StepCa, machine: string): Promise<(args: string[]) => Promise<CliResult>> {
-    const ca = (args: string[]): Promise<CliResult> => runCli(args, { env: { CA_PATH: work.path(machine) }, cwd: work.dir, timeoutMs: 90_000 });
-    const fingerprint = (await home.cli(['fingerprint', home.rootFile])).stdout.trim();
-    const boot = await ca(['bootstrap', '--ca-url', `https://localhost:${stepCa.port}`, '--fingerprint', fingerprint]);
+  /** Our `ca` on a user's machine (its own $CA_PATH under the test directory), no terminal; `extra` follows every command. */
+  function machine(name: string, extra: string[] = []): (args: string[]) => Promise<CliResult> {
+    return (args) => runCli([...args, ...extra], { env: { CA_PATH: work.path(name) }, cwd: work.dir, timeoutMs: 90_000 });
+  }
+
+  /** That machine bootstrapped to the CA on `port` whose root is `rootFile`. */
+  async function bootstrapped(port: number, rootFile: string, name: string): Promise<(args: string[]) => Promise<CliResult>> {
+    const ca = machine(name);
+    const fingerprint = (await runCli(['fingerprint', rootFile])).stdout.trim();
+    const boot = await ca(['bootstrap', '--ca-url', `https://localhost:${port}`, '--fingerprint', fingerprint]);
     assert.equal(boot.code, 0, boot.stderr);
     return ca;
+  }
+
+  /** A fresh ID token of alice's from the test IdP (each works once). */
+  async function aliceToken(): Promise<string> {
+    return (await idp.login({ username: 'alice', password: 'alice-password', clientId: 'ca-cli' })).idToken;
   }
 
   async function text(file: string): Promise<string> {
@@ -96,7 +100,7 @@ describe(`our CLI against the real step-ca ${stepCaVersion()}`, { skip, timeout:
 
     before(async () => {
       stepCa = await startStepCa(binary, await stepCaConfig('local'), home.passwordFile);
-      ca = await bootstrapped(stepCa, 'user');
+      ca = await bootstrapped(stepCa.port, home.rootFile, 'user');
     });
     after(async () => {
       await stepCa?.stop();
@@ -142,8 +146,7 @@ describe(`our CLI against the real step-ca ${stepCaVersion()}`, { skip, timeout:
     });
 
     test('ca certificate --token with an ID token from the IdP: step-ca checks it against the OIDC provisioner ca provisioner add wrote', async () => {
-      const { idToken } = await idp.login({ username: 'alice', password: 'alice-password', clientId: 'ca-cli' });
-      const res = await ca(['certificate', 'alice@example.com', 'alice.crt', 'alice.key', '--token', idToken]);
+      const res = await ca(['certificate', 'alice@example.com', 'alice.crt', 'alice.key', '--token', await aliceToken()]);
       assert.equal(res.code, 0, res.stderr);
       assert.match(await text('alice.crt'), /email:alice@example\.com/);
     });
@@ -184,7 +187,7 @@ describe(`our CLI against the real step-ca ${stepCaVersion()}`, { skip, timeout:
       // enableAdmin: step-ca makes its first provisioner ("Admin JWK", the CA password) and super admin ("step").
       const config = await stepCaConfig('remote', (c) => ((c.authority as Record<string, unknown>).enableAdmin = true));
       stepCa = await startStepCa(binary, config, home.passwordFile);
-      ca = await bootstrapped(stepCa, 'admin');
+      ca = await bootstrapped(stepCa.port, home.rootFile, 'admin');
     });
     after(async () => {
       await stepCa?.stop();
@@ -200,20 +203,19 @@ describe(`our CLI against the real step-ca ${stepCaVersion()}`, { skip, timeout:
       assert.match(add.stdout + add.stderr, /added provisioner Okta/);
 
       // A user gets a certificate from it at once: step-ca was not restarted.
-      const { idToken } = await idp.login({ username: 'alice', password: 'alice-password', clientId: 'ca-cli' });
-      const user = await ca(['certificate', 'alice@example.com', 'a.crt', 'a.key', '--token', idToken]);
+      const user = await ca(['certificate', 'alice@example.com', 'a.crt', 'a.key', '--token', await aliceToken()]);
       assert.equal(user.code, 0, user.stderr);
 
       // A non-admin naming a server: step-ca silently gives the ID token's names instead (ca serve
       // refuses with a 403), and our CLI says which names the CA left out.
-      const asUser = await ca(['certificate', 'db.internal', 'db.crt', 'db.key', '--token', (await idp.login({ username: 'alice', password: 'alice-password', clientId: 'ca-cli' })).idToken]);
+      const asUser = await ca(['certificate', 'db.internal', 'db.crt', 'db.key', '--token', await aliceToken()]);
       assert.equal(asUser.code, 0, asUser.stderr);
       assert.doesNotMatch(await text('db.crt'), /DNS:db\.internal/);
       assert.match(asUser.stderr, /warning: the CA left out db\.internal; the certificate names alice@example\.com/);
       // Made an admin of the provisioner, alice gets the names she asks for.
       const update = await ca(['provisioner', 'update', 'Okta', '--admin', 'alice@example.com']);
       assert.equal(update.code, 0, update.stderr);
-      const allowed = await ca(['certificate', 'db.internal', 'db.crt', 'db.key', '--force', '--token', (await idp.login({ username: 'alice', password: 'alice-password', clientId: 'ca-cli' })).idToken]);
+      const allowed = await ca(['certificate', 'db.internal', 'db.crt', 'db.key', '--force', '--token', await aliceToken()]);
       assert.equal(allowed.code, 0, allowed.stderr);
       assert.match(await text('db.crt'), /DNS:db\.internal/);
       assert.doesNotMatch(allowed.stderr, /warning/);
@@ -228,7 +230,7 @@ describe(`our CLI against the real step-ca ${stepCaVersion()}`, { skip, timeout:
       const provisioners = await ca(['provisioner', 'list']);
       assert.equal(provisioners.code, 0, provisioners.stderr);
       assert.doesNotMatch(provisioners.stdout, /Okta/);
-      const gone = await ca(['certificate', 'alice@example.com', 'a2.crt', 'a2.key', '--token', (await idp.login({ username: 'alice', password: 'alice-password', clientId: 'ca-cli' })).idToken]);
+      const gone = await ca(['certificate', 'alice@example.com', 'a2.crt', 'a2.key', '--token', await aliceToken()]);
       assert.notEqual(gone.code, 0, 'the removed provisioner no longer serves');
       assert.match(gone.stderr, GONE);
     });
@@ -242,11 +244,8 @@ describe(`our CLI against the real step-ca ${stepCaVersion()}`, { skip, timeout:
     before(async () => {
       stepHome = work.path('step-home');
       await stepCaInit(binary, stepHome, { name: 'Stepped', dns: 'localhost', address: '127.0.0.1:0', passwordFile: work.path('pw.txt') });
-      serving = await startServe(await homeAt(stepHome), { workers: 1 });
-      ca = (args: string[]) => runCli(args, { env: { CA_PATH: work.path('stepped-user') }, cwd: work.dir, timeoutMs: 90_000 });
-      const fingerprint = (await runCli(['fingerprint', `${stepHome}/certs/root_ca.crt`])).stdout.trim();
-      const boot = await ca(['bootstrap', '--ca-url', `https://localhost:${serving.port}`, '--fingerprint', fingerprint]);
-      assert.equal(boot.code, 0, boot.stderr);
+      serving = await startServe(await caHomeAt(stepHome, work.path('pw.txt')), { workers: 1 });
+      ca = await bootstrapped(serving.port, `${stepHome}/certs/root_ca.crt`, 'stepped-user');
     });
     after(async () => {
       await serving?.stop();
@@ -254,6 +253,7 @@ describe(`our CLI against the real step-ca ${stepCaVersion()}`, { skip, timeout:
 
     test('its JWK provisioner (key encrypted by step) gives a certificate that renews and revokes', async () => {
       const list = await ca(['provisioner', 'list']);
+      assert.equal(list.code, 0, list.stderr);
       assert.match(list.stdout, /^admin\s+JWK/m);
       const res = await ca(['certificate', 'svc.internal', 'svc.crt', 'svc.key', '--provisioner', 'admin', '--provisioner-password-file', 'pw.txt']);
       assert.equal(res.code, 0, res.stderr);
@@ -282,9 +282,9 @@ describe(`our CLI against the real step-ca ${stepCaVersion()}`, { skip, timeout:
       const init = await runCli(['init', '--name', 'Remote', '--dns', 'localhost', '--address', '127.0.0.1:0', '--password-file', work.path('pw.txt'), '--remote-management'], { env: { CA_PATH: caPath } });
       assert.equal(init.code, 0, init.stderr);
       root = `${caPath}/certs/root_ca.crt`;
-      serving = await startServe(await homeAt(caPath), { workers: 2 });
+      serving = await startServe(await caHomeAt(caPath, work.path('pw.txt')), { workers: 2 });
       caUrl = `https://localhost:${serving.port}`;
-      ca = (args: string[]) => runCli([...args, '--ca-url', caUrl, '--root', root], { env: { CA_PATH: work.path('remote-user') }, cwd: work.dir, timeoutMs: 90_000 });
+      ca = machine('remote-user', ['--ca-url', caUrl, '--root', root]);
       // The first super admin ("step"), as step's admin login gets it: a certificate from the JWK provisioner.
       const cert = await ca(['certificate', 'step', 'step-admin.crt', 'step-admin.key', '--provisioner', JWK_PROVISIONER, '--provisioner-password-file', 'pw.txt']);
       assert.equal(cert.code, 0, cert.stderr);
@@ -303,13 +303,12 @@ describe(`our CLI against the real step-ca ${stepCaVersion()}`, { skip, timeout:
       const add = await step('add-oidc', 'Okta', 'ca-cli', 'ca-cli-secret', idp.discoveryUrl);
       assert.equal(add.code, 0, add.stderr);
       assert.deepEqual((await step('list-provisioners')).result, [`${JWK_PROVISIONER} JWK`, 'Okta OIDC']);
-      const login = async () => (await idp.login({ username: 'alice', password: 'alice-password', clientId: 'ca-cli' })).idToken;
-      const user = await ca(['certificate', 'alice@example.com', 'r-alice.crt', 'r-alice.key', '--token', await login()]);
+      const user = await ca(['certificate', 'alice@example.com', 'r-alice.crt', 'r-alice.key', '--token', await aliceToken()]);
       assert.equal(user.code, 0, user.stderr);
 
       const set = await step('set-oidc-admins', 'Okta', 'alice@example.com');
       assert.equal(set.code, 0, set.stderr);
-      const anyName = await ca(['certificate', 'cache.internal', 'r-cache.crt', 'r-cache.key', '--token', await login()]);
+      const anyName = await ca(['certificate', 'cache.internal', 'r-cache.crt', 'r-cache.key', '--token', await aliceToken()]);
       assert.equal(anyName.code, 0, anyName.stderr);
       assert.match(await text('r-cache.crt'), /DNS:cache\.internal/);
 
@@ -326,7 +325,7 @@ describe(`our CLI against the real step-ca ${stepCaVersion()}`, { skip, timeout:
       const remove = await step('remove-provisioner', 'Okta');
       assert.equal(remove.code, 0, remove.stderr);
       assert.deepEqual((await step('list-provisioners')).result, [`${JWK_PROVISIONER} JWK`]);
-      const gone = await ca(['certificate', 'alice@example.com', 'r-gone.crt', 'r-gone.key', '--token', await login()]);
+      const gone = await ca(['certificate', 'alice@example.com', 'r-gone.crt', 'r-gone.key', '--token', await aliceToken()]);
       assert.notEqual(gone.code, 0, 'the removed provisioner no longer serves');
       assert.match(gone.stderr, GONE);
     });
@@ -370,8 +369,7 @@ describe(`our CLI against the real step-ca ${stepCaVersion()}`, { skip, timeout:
       assert.equal(renewed.code, 0, renewed.stderr);
       assert.notEqual((renewed.result as { serial: string }).serial, (signed.result as { serial: string }).serial);
 
-      const { idToken } = await idp.login({ username: 'alice', password: 'alice-password', clientId: 'ca-cli' });
-      const user = await step('sign', idToken, work.path('s-alice.crt'), work.path('s-alice.key'));
+      const user = await step('sign', await aliceToken(), work.path('s-alice.crt'), work.path('s-alice.key'));
       assert.equal(user.code, 0, user.stderr);
       assert.deepEqual((user.result as { emails: string[] }).emails, ['alice@example.com']);
     });

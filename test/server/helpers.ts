@@ -41,28 +41,41 @@ export interface CaHome {
 export async function createCaHome(idp: TestIdp, opts: { address?: string; dnsNames?: string[]; jwk?: boolean } = {}): Promise<CaHome> {
   const d = await testdir({ 'pw.txt': `${PASSWORD}\n` });
   const caPath = d.path('ca');
-  const env = { CA_PATH: caPath };
-  const cli = async (args: string[], o: { allowFail?: boolean } = {}): Promise<CliResult> => {
-    const res = await runCli(args, { env });
-    if (res.code !== 0 && !o.allowFail) throw new Error(`ca ${args.join(' ')} exited ${res.code}: ${res.stderr}`);
-    return res;
-  };
+  const cli = homeCli({ CA_PATH: caPath });
   const dns = (opts.dnsNames ?? ['localhost', '127.0.0.1']).flatMap((name) => ['--dns', name]);
   await cli(['init', '--name', 'Server Test', ...dns, '--address', opts.address ?? '127.0.0.1:0', '--password-file', d.path('pw.txt')]);
   if (!opts.jwk) await cli(['provisioner', 'remove', JWK_PROVISIONER]);
   await cli(['provisioner', 'add', PROVISIONER, '--client-id', CLIENT_ID, '--client-secret', 'ca-cli-secret', '--configuration-endpoint', idp.discoveryUrl]);
+  return caHomeAt(caPath, d.path('pw.txt'), { dir: d.dir, cleanup: d.cleanup });
+}
+
+/**
+ * A CA home that already exists at `caPath` (made by `ca init`, or by step's own init), opened
+ * with `passwordFile`; `cleanup` removes `dir` when the home is the test's to remove.
+ */
+export async function caHomeAt(caPath: string, passwordFile: string, opts: { dir?: string; cleanup?: () => Promise<void> } = {}): Promise<CaHome> {
+  const env = { CA_PATH: caPath };
   const rootFile = `${caPath}/certs/root_ca.crt`;
   return {
-    dir: d.dir,
+    dir: opts.dir ?? caPath,
     caPath,
     configPath: `${caPath}/config/ca.json`,
-    passwordFile: d.path('pw.txt'),
+    passwordFile,
     rootFile,
     intermediateFile: `${caPath}/certs/intermediate_ca.crt`,
     rootPem: await readFile(rootFile, 'utf8'),
     env,
-    cli,
-    cleanup: d.cleanup,
+    cli: homeCli(env),
+    cleanup: opts.cleanup ?? (async () => {}),
+  };
+}
+
+/** bin/ca with a home's environment; a non-zero exit fails the test unless allowFail. */
+function homeCli(env: NodeJS.ProcessEnv): CaHome['cli'] {
+  return async (args, o = {}) => {
+    const res = await runCli(args, { env });
+    if (res.code !== 0 && !o.allowFail) throw new Error(`ca ${args.join(' ')} exited ${res.code}: ${res.stderr}`);
+    return res;
   };
 }
 
