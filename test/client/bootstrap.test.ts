@@ -99,6 +99,7 @@ test('a wrong fingerprint at the real ca serve: fingerprint mismatch, not a 404'
   const res = await runCli(['bootstrap', '--ca-url', `https://127.0.0.1:${serving.port}`, '--fingerprint', 'ab'.repeat(32)], { env: { CA_PATH: work.path('e') } });
   assert.equal(res.code, 1, res.stderr);
   assert.match(res.stderr, new RegExp(`^ca: fingerprint mismatch: the CA at https://127\\.0\\.0\\.1:${serving.port} has no root certificate with the fingerprint ${'ab'.repeat(32)}\n  try: check the fingerprint with the CA admin`));
-  assert.doesNotMatch(res.stderr, /404/);
+  // Not the status: the kernel's port may itself contain "404" (it did once: 40427).
+  assert.doesNotMatch(res.stderr, /\b404\b/);
   assert.equal(existsSync(work.path('e/certs/root_ca.crt')), false);
 });
